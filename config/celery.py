@@ -1,0 +1,44 @@
+"""The Celery app shared by every role: dispatcher (sends), pools (run), beat, Flower.
+
+Long media tasks: ack at start (no visibility-timeout re-runs of a 10-hour recording;
+crash recovery is the lease + reconciler's job), prefetch off so nothing waits behind a
+running task, events on for Flower. The message carries only the TaskID.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config.settings import SERVICES, get_settings
+
+settings = get_settings()
+
+app = Celery("capstan", broker=settings.broker_url, backend=settings.result_url)
+app.conf.update(
+    task_acks_late=False,
+    worker_prefetch_multiplier=1,
+    task_track_started=True,
+    worker_send_task_events=True,
+    task_send_sent_event=True,
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    result_expires=24 * 3600,
+    task_ignore_result=False,
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"socket_keepalive": True, "health_check_interval": 10},
+    worker_hijack_root_logger=False,
+    worker_cancel_long_running_tasks_on_connection_loss=False,
+    task_routes={f"capstan.{name}.*": {"queue": name} for name in SERVICES}
+    | {"capstan.reconcile": {"queue": "reconciler"}},
+    task_default_queue="reconciler",
+    beat_schedule={
+        "reconcile": {"task": "capstan.reconcile", "schedule": settings.reconcile_every_s},
+    },
+    include=[
+        "workers.common.reconciler",
+        "workers.recorder.tasks",
+        "workers.pusher.tasks",
+        "workers.panorama.tasks",
+    ],
+)

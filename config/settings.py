@@ -1,0 +1,177 @@
+"""The one Settings object: every address, default and limit of the farm.
+
+Read from the environment (prefix ``CAPSTAN_``) once, checked at start-up.
+Nothing else in the code reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The queues, one per pool. The Helm chart and the Makefile read these names
+# from here (tests/unit/test_chart_matches_code.py keeps them honest).
+SERVICES: tuple[str, ...] = ("recorder", "pusher", "panorama")
+
+# Room backend presets: pull a user's stream / push into a room.
+# {SdkAppId} {Room} {UserId} {UserSig} are filled in by workers.common.rooms.
+ROOM_TEMPLATES: dict[str, tuple[str, str]] = {
+    "rtmp": (
+        "rtmp://127.0.0.1:1935/live/{SdkAppId}_{Room}_{UserId}",
+        "rtmp://127.0.0.1:1935/live/{SdkAppId}_{Room}_{UserId}",
+    ),
+    "trtc": (
+        "rtmp://{CdnDomain}/live/{SdkAppId}_{Room}_{UserId}_main",
+        "rtmp://rtmp.rtc.qq.com/push/{Room}?sdkappid={SdkAppId}&userid={UserId}&usersig={UserSig}",
+    ),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAPSTAN_", extra="ignore")
+
+    # Redis: db0 broker, db1 Celery results, db2 task store (DESIGN section 1).
+    redis_url: str = "redis://127.0.0.1:6379"
+    broker_db: int = 0
+    result_db: int = 1
+    store_db: int = 2
+
+    # Dispatcher.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # HMAC request signing (DESIGN section 3): {"app key": "secret"}; empty = open.
+    app_keys: dict[str, str] = Field(default_factory=dict)
+    signature_max_skew_s: int = 300
+
+    # Flower.
+    flower_port: int = 5555
+
+    # Where the farm keeps its files: segments (cfs), local output, keys.
+    data_dir: Path = Path("var")
+    # Fernet key for the secrets kept in task records. Empty: a key file in data_dir.
+    secret_key: str = ""
+
+    # Output storage: "local" (served by the dispatcher under /files/) or "s3".
+    storage: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "capstan"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    # Intermediate storage for StorageType "cos": this bucket (or s3_bucket) under raw/.
+    s3_raw_bucket: str = ""
+
+    # Rooms.
+    room_backend: Literal["rtmp", "trtc"] = "rtmp"
+    room_pull_template: str = ""
+    room_push_template: str = ""
+    trtc_cdn_domain: str = ""
+    rtmp_port: int = 1935
+
+    # URL policy (SSRF): networks a task may reach although private/loopback.
+    url_allowlist: list[str] = Field(default_factory=list)
+    # Redis hosts a pusher request may name in redisHost.
+    redis_host_allowlist: list[str] = Field(default_factory=list)
+
+    # Worker runtime.
+    lease_ttl_s: float = 15.0
+    lease_renew_s: float = 3.0
+    control_poll_s: float = 0.5
+    segment_seconds: int = Field(default=4, ge=1, le=60)
+    reconcile_every_s: float = 5.0
+    worker_concurrency: dict[str, int] = Field(
+        default_factory=lambda: {"recorder": 40, "pusher": 40, "panorama": 2}
+    )
+    # Admission limit: active tasks per service; beyond it Start answers LimitExceeded.
+    max_active_tasks: dict[str, int] = Field(
+        default_factory=lambda: {"recorder": 200, "pusher": 200, "panorama": 20}
+    )
+    min_free_disk_mb: int = 512
+
+    # Callbacks: retried with exponential backoff for this long.
+    callback_timeout_s: float = 5.0
+    callback_retry_window_s: float = 600.0
+    callback_first_backoff_s: float = 1.0
+    callback_secret: str = ""
+
+    # Pipelines.
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    chromium: str = "/usr/bin/chromium"
+    manual_start_timeout_s: float = 120.0
+    page_load_timeout_s: float = 30.0
+    max_idle_s: float = 300.0
+    stall_timeout_s: float = 30.0
+
+    # How long finished task records stay in Redis.
+    record_ttl_s: int = 7 * 24 * 3600
+
+    @field_validator("url_allowlist", "redis_host_allowlist")
+    @classmethod
+    def _networks_parse(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.app_keys:
+            raise ValueError(
+                f"CAPSTAN_HOST={self.host} is not loopback: set CAPSTAN_APP_KEYS "
+                '(e.g. {"mykey": "a-long-secret"}) so that requests are signed'
+            )
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("CAPSTAN_STORAGE=s3 needs CAPSTAN_S3_BUCKET")
+        return self
+
+    def redis_db_url(self, db: int) -> str:
+        return f"{self.redis_url.rstrip('/')}/{db}"
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis_db_url(self.broker_db)
+
+    @property
+    def result_url(self) -> str:
+        return self.redis_db_url(self.result_db)
+
+    @property
+    def store_url(self) -> str:
+        return self.redis_db_url(self.store_db)
+
+    @property
+    def pull_template(self) -> str:
+        return self.room_pull_template or ROOM_TEMPLATES[self.room_backend][0]
+
+    @property
+    def push_template(self) -> str:
+        return self.room_push_template or ROOM_TEMPLATES[self.room_backend][1]
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.data_dir / "segments"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.data_dir / "output"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached Settings (tests change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,413 @@
+"""The task store in Redis db2: records, control lists, leases, segments, progress.
+
+Keys (``{id}`` is the TaskID):
+    capstan:task:{id}             hash: service status spec secrets epoch *_time result ...
+    capstan:task:{id}:control     list of control commands (JSON), BLPOP'd by the worker
+    capstan:task:{id}:lease       "<epoch>:<worker>" with a TTL, renewed by the owner
+    capstan:task:{id}:segments    list of closed segments (JSON), appended with fencing
+    capstan:task:{id}:progress    hash: live figures (recorded seconds, bytes, position)
+    capstan:task:{id}:callbacks   list of callback attempts (JSON)
+    capstan:tasks / capstan:tasks:{service}   zsets of TaskIDs by CreateTime
+    capstan:active:{service}      set of tasks not yet terminal (admission limit)
+    capstan:owned                 set of tasks a worker has claimed (reconciler)
+    capstan:unique:{key}          TaskID holding a one-at-a-time key (recorder user)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from workers.common.errors import InvalidState, LimitExceeded, ServiceUnavailable, TaskNotFound
+from workers.common.states import OWNED, TERMINAL, Action, Status, refusal
+
+PREFIX = "capstan"
+
+
+def task_key(task_id: str) -> str:
+    return f"{PREFIX}:task:{task_id}"
+
+
+def sub_key(task_id: str, part: str) -> str:
+    return f"{PREFIX}:task:{task_id}:{part}"
+
+
+OWNED_SET = f"{PREFIX}:owned"
+ALL_INDEX = f"{PREFIX}:tasks"
+
+_TIMES = ("create_time", "start_time", "stop_time", "cancel_time", "finish_time")
+
+_CREATE = """
+local max_active = tonumber(ARGV[3])
+if max_active > 0 and redis.call('SCARD', KEYS[4]) >= max_active then return 'limit' end
+if ARGV[4] == '1' then
+  local holder = redis.call('GET', KEYS[5])
+  if holder then
+    local st = redis.call('HGET', 'capstan:task:' .. holder, 'status')
+    if st and st ~= 'finished' and st ~= 'canceled' then return 'dup:' .. holder end
+  end
+  redis.call('SET', KEYS[5], ARGV[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 'ok'
+"""
+
+# Worker writes are fenced by epoch: a worker whose epoch is stale writes nothing.
+_FENCED_HSET = """
+local cur = redis.call('HMGET', KEYS[1], 'epoch', 'status')
+if cur[1] ~= ARGV[1] then return 'stale' end
+if ARGV[2] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur[2] then ok = true end end
+  if not ok then return 'state:' .. tostring(cur[2]) end
+end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+return 'ok'
+"""
+
+_FENCED_RPUSH = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
+return redis.call('RPUSH', KEYS[2], ARGV[2])
+"""
+
+_LEASE_TAKE = """
+if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return 0 end
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  redis.call('SADD', KEYS[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+_LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+_LEASE_DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# Next epoch for a task nobody holds; -1 held, -2 nothing to do (gone or terminal).
+_BUMP_EPOCH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local st = redis.call('HGET', KEYS[2], 'status')
+if not st then return -2 end
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == st then return redis.call('HINCRBY', KEYS[2], 'epoch', 1) end
+end
+return -2
+"""
+
+
+@dataclass
+class TaskRecord:
+    task_id: str
+    service: str
+    status: Status
+    spec: dict[str, Any]
+    secrets: str = ""
+    epoch: int = 1
+    stop_requested: bool = False
+    times: dict[str, int] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    request_id: str = ""
+    progress: dict[str, str] = field(default_factory=dict)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_hash(cls, task_id: str, data: dict[str, str]) -> TaskRecord:
+        return cls(
+            task_id=task_id,
+            service=data["service"],
+            status=Status(data["status"]),
+            spec=json.loads(data.get("spec") or "{}"),
+            secrets=data.get("secrets", ""),
+            epoch=int(data.get("epoch") or 1),
+            stop_requested=data.get("stop_requested") == "1",
+            times={k: int(data[k]) for k in _TIMES if data.get(k)},
+            result=json.loads(data.get("result") or "{}"),
+            request_id=data.get("request_id", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Command:
+    action: Action
+    time: float
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+class TaskStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+        self._create = client.register_script(_CREATE)
+        self._fenced_hset = client.register_script(_FENCED_HSET)
+        self._fenced_rpush = client.register_script(_FENCED_RPUSH)
+        self._lease_take = client.register_script(_LEASE_TAKE)
+        self._lease_renew = client.register_script(_LEASE_RENEW)
+        self._lease_drop = client.register_script(_LEASE_DROP)
+        self._bump_epoch = client.register_script(_BUMP_EPOCH)
+
+    # ---- the dispatcher's side -------------------------------------------------------
+
+    def create(
+        self,
+        service: str,
+        spec: dict[str, Any],
+        sealed_secrets: str,
+        *,
+        request_id: str,
+        max_active: int = 0,
+        unique_key: str | None = None,
+    ) -> str:
+        task_id = new_task_id()
+        now = now_s()
+        fields = {
+            "service": service,
+            "status": Status.NORMAL.value,
+            "spec": json.dumps(spec, separators=(",", ":")),
+            "secrets": sealed_secrets,
+            "epoch": "1",
+            "create_time": str(now),
+            "request_id": request_id,
+            "unique_key": unique_key or "",
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        keys = [
+            task_key(task_id),
+            ALL_INDEX,
+            f"{PREFIX}:tasks:{service}",
+            f"{PREFIX}:active:{service}",
+            f"{PREFIX}:unique:{unique_key or '-'}",
+        ]
+        argv = [task_id, now, max_active, "1" if unique_key else "0", *flat]
+        outcome = self._call(self._create, keys, argv)
+        if outcome == "limit":
+            raise LimitExceeded(
+                f"{service} already runs {max_active} tasks, the farm's limit; retry later"
+            )
+        if outcome.startswith("dup:"):
+            holder = outcome[4:]
+            raise InvalidState(
+                f"this user is already being recorded in this room by task {holder}; "
+                "Stop it first"
+            )
+        return task_id
+
+    def get(self, task_id: str, service: str | None = None) -> TaskRecord:
+        """The record with its live figures, in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(task_key(task_id))
+        pipe.hgetall(sub_key(task_id, "progress"))
+        pipe.lrange(sub_key(task_id, "callbacks"), 0, -1)
+        data, progress, callbacks = self._run(pipe)
+        if not data or (service is not None and data.get("service") != service):
+            raise TaskNotFound(f"TaskID {task_id} not found" + (f" in {service}" if service else ""))
+        record = TaskRecord.from_hash(task_id, data)
+        record.progress = progress
+        record.callbacks = [json.loads(item) for item in callbacks]
+        return record
+
+    def control(self, task_id: str, service: str, action: Action, capturing: Status) -> TaskRecord:
+        """Check the state table, move the state, post the command: atomically."""
+        key = task_key(task_id)
+
+        def apply(pipe: redis.client.Pipeline) -> None:
+            data = pipe.hgetall(key)
+            if not data or data.get("service") != service:
+                raise TaskNotFound(f"TaskID {task_id} not found in {service}")
+            status = Status(data["status"])
+            why = refusal(action, status, data.get("stop_requested") == "1")
+            if why:
+                raise InvalidState(why)
+            now = str(now_s())
+            pipe.multi()
+            if action is Action.STOP and status is Status.NORMAL:
+                # Not started: nothing to record, it ends here. A worker that holds it
+                # (e.g. waiting for ManualStart) sees the command and the state.
+                pipe.hset(key, mapping={"status": "canceled", "cancel_time": now})
+                self._retire(pipe, task_id, service, data.get("unique_key", ""))
+            elif action is Action.STOP:
+                pipe.hset(key, mapping={"stop_requested": "1", "cancel_time": now})
+            elif action is Action.PAUSE:
+                pipe.hset(key, "status", Status.PAUSED.value)
+            elif action is Action.RESUME:
+                pipe.hset(key, "status", capturing.value)
+            command = json.dumps({"action": action.value, "time": time.time()})
+            pipe.rpush(sub_key(task_id, "control"), command)
+
+        try:
+            self.r.transaction(apply, key)
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+        return self.get(task_id)
+
+    def list(
+        self, service: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[TaskRecord]:
+        index = f"{PREFIX}:tasks:{service}" if service else ALL_INDEX
+        # Read a wider window when filtering by status, newest first.
+        window = limit if status is None else max(limit * 10, 1000)
+        ids = self._run_one(lambda: self.r.zrevrange(index, 0, window - 1))
+        pipe = self.r.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.hgetall(task_key(task_id))
+        records = []
+        for task_id, data in zip(ids, self._run(pipe), strict=True):
+            if data and (status is None or data.get("status") == status):
+                records.append(TaskRecord.from_hash(task_id, data))
+            if len(records) >= limit:
+                break
+        return records
+
+    # ---- the worker's side (every write fenced by epoch) -----------------------------
+
+    def take_lease(self, task_id: str, epoch: int, holder: str, ttl_s: float) -> bool:
+        keys = [sub_key(task_id, "lease"), task_key(task_id), OWNED_SET]
+        argv = [str(epoch), f"{epoch}:{holder}", int(ttl_s * 1000), task_id]
+        return bool(self._call(self._lease_take, keys, argv))
+
+    def renew_lease(self, task_id: str, epoch: int, holder: str, ttl_s: float) -> bool:
+        argv = [f"{epoch}:{holder}", int(ttl_s * 1000)]
+        return bool(self._call(self._lease_renew, [sub_key(task_id, "lease")], argv))
+
+    def drop_lease(self, task_id: str, epoch: int, holder: str) -> None:
+        self._call(self._lease_drop, [sub_key(task_id, "lease")], [f"{epoch}:{holder}"])
+
+    def bump_epoch(self, task_id: str) -> int:
+        """The next epoch for a task no worker holds (reconciler, hand-over); <0 if none."""
+        keys = [sub_key(task_id, "lease"), task_key(task_id)]
+        owned = ",".join(sorted(s.value for s in OWNED | {Status.NORMAL}))
+        return int(self._call(self._bump_epoch, keys, [owned]))
+
+    def owned_tasks(self) -> list[str]:
+        return sorted(self._run_one(lambda: self.r.smembers(OWNED_SET)))
+
+    def forget_owned(self, task_id: str) -> None:
+        self._run_one(lambda: self.r.srem(OWNED_SET, task_id))
+
+    def advance(
+        self,
+        task_id: str,
+        epoch: int,
+        *,
+        expect: frozenset[Status] | None = None,
+        status: Status | None = None,
+        **fields: Any,
+    ) -> str:
+        """Fenced HSET: 'ok', 'stale' (another worker owns the task) or 'state:<s>'."""
+        mapping = {k: _encode(v) for k, v in fields.items()}
+        if status is not None:
+            mapping["status"] = status.value
+        flat = [item for pair in mapping.items() for item in pair]
+        allowed = ",".join(sorted(s.value for s in expect)) if expect else ""
+        return str(self._call(self._fenced_hset, [task_key(task_id)], [str(epoch), allowed, *flat]))
+
+    def add_segment(self, task_id: str, epoch: int, segment: dict[str, Any]) -> bool:
+        keys = [task_key(task_id), sub_key(task_id, "segments")]
+        argv = [str(epoch), json.dumps(segment, separators=(",", ":"))]
+        return int(self._call(self._fenced_rpush, keys, argv)) > 0
+
+    def segments(self, task_id: str) -> list[dict[str, Any]]:
+        items = self._run_one(lambda: self.r.lrange(sub_key(task_id, "segments"), 0, -1))
+        return [json.loads(item) for item in items]
+
+    def next_command(self, task_id: str, timeout_s: float) -> Command | None:
+        popped = self._run_one(lambda: self.r.blpop([sub_key(task_id, "control")], timeout_s))
+        if not popped:
+            return None
+        body = json.loads(popped[1])
+        return Command(Action(body["action"]), float(body["time"]))
+
+    def status_of(self, task_id: str) -> tuple[Status, bool]:
+        data = self._run_one(lambda: self.r.hmget(task_key(task_id), "status", "stop_requested"))
+        return Status(data[0]), data[1] == "1"
+
+    def set_progress(self, task_id: str, **figures: Any) -> None:
+        mapping = {k: _encode(v) for k, v in figures.items()}
+        self._run_one(lambda: self.r.hset(sub_key(task_id, "progress"), mapping=mapping))
+
+    def add_callback_attempt(self, task_id: str, attempt: dict[str, Any]) -> None:
+        self._run_one(lambda: self.r.rpush(sub_key(task_id, "callbacks"), json.dumps(attempt)))
+
+    def retire(self, task_id: str, service: str, ttl_s: int) -> None:
+        """The task is terminal: free its admission slot and unique key, let it expire."""
+        unique = self._run_one(lambda: self.r.hget(task_key(task_id), "unique_key")) or ""
+        pipe = self.r.pipeline(transaction=True)
+        self._retire(pipe, task_id, service, unique)
+        pipe.srem(OWNED_SET, task_id)
+        for part in ("", ":control", ":lease", ":segments", ":progress", ":callbacks"):
+            pipe.expire(task_key(task_id) + part, ttl_s)
+        self._run(pipe)
+
+    @staticmethod
+    def _retire(pipe: redis.client.Pipeline, task_id: str, service: str, unique: str) -> None:
+        pipe.srem(f"{PREFIX}:active:{service}", task_id)
+        if unique:
+            # Only if it is still ours: a newer task may hold the key already.
+            pipe.eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+                1,
+                f"{PREFIX}:unique:{unique}",
+                task_id,
+            )
+
+    # ---- plumbing --------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except redis.RedisError:
+            return False
+
+    @staticmethod
+    def _call(script: Any, keys: list[str], argv: list[Any]) -> Any:
+        try:
+            return script(keys=keys, args=argv)
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+    @staticmethod
+    def _run(pipe: redis.client.Pipeline) -> list[Any]:
+        try:
+            return list(pipe.execute())
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+    @staticmethod
+    def _run_one(call: Any) -> Any:
+        try:
+            return call()
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def default_store() -> TaskStore:
+    from workers.common.redis_client import store_redis
+
+    return TaskStore(store_redis())
