@@ -1,0 +1,112 @@
+"""panorama Start (seed 004): record a web page at a given size, deliver MP4 or HLS."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from workers.common.specs.base import Spec
+from workers.common.specs.fields import (
+    Between,
+    HttpURL,
+    Int,
+    OptionalSecret,
+    OptionalText,
+    SafePath,
+    sub_error,
+)
+
+DEFAULT_WIDTH = 1280
+DEFAULT_HEIGHT = 720
+DEFAULT_MAX_DURATION_S = 21600
+_HEX128 = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _file_name(value: str) -> str:
+    if "/" in value:
+        raise ValueError("must be a file name, without '/'")
+    return value
+
+
+class CosOutput(Spec):
+    """Output.Cos: where the final file goes (unset fields: the farm's output storage)."""
+
+    Domain: OptionalText = None
+    Bucket: OptionalText = None
+    Region: OptionalText = None
+    TargetDir: Annotated[SafePath | None, Field(max_length=512)] = None
+    TargetName: Annotated[SafePath | None, AfterValidator(lambda v: v and _file_name(v))] = None
+
+
+class VideoConfig(Spec):
+    """Video: container, and AES-128 for HLS."""
+
+    Muxer: Literal["mp4", "hls"] = "mp4"
+    EncryptKey: OptionalSecret = None
+    AuthUrl: HttpURL | None = None
+
+    @model_validator(mode="after")
+    def _encryption(self) -> VideoConfig:
+        if self.EncryptKey is None:
+            return self
+        if not _HEX128.fullmatch(self.EncryptKey.get_secret_value()):
+            raise sub_error("EncryptKey", "must be 32 hex characters (an AES-128 key)")
+        if self.Muxer != "hls":
+            raise sub_error("EncryptKey", "needs Muxer hls (MP4 files are not encrypted)")
+        if not self.AuthUrl:
+            raise sub_error("AuthUrl", "missing: it is required when EncryptKey is given")
+        return self
+
+
+class OutputConfig(Spec):
+    Cos: CosOutput | None = None
+    # The seed's sample request puts Video under Output; its table lists it at the top.
+    Video: VideoConfig | None = None
+    Vod: Any = None
+
+    @model_validator(mode="after")
+    def _no_vod(self) -> OutputConfig:
+        if self.Vod:
+            raise sub_error("Vod", "is not supported yet: use Output.Cos or the default storage")
+        return self
+
+
+class PanoramaStart(Spec):
+    RecordURL: HttpURL
+    ManualStart: bool = False
+    Width: Annotated[Int, Between(0, 2560)] = DEFAULT_WIDTH
+    Height: Annotated[Int, Between(0, 2560)] = DEFAULT_HEIGHT
+    CallbackURL: HttpURL | None = None
+    MaxDurationLimit: Annotated[Int, Between(0, 36000)] = DEFAULT_MAX_DURATION_S
+    StorageType: Literal["cos", "cfs"] = "cfs"
+    Output: OutputConfig | None = None
+    Video: VideoConfig | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> PanoramaStart:
+        # 0 means "the default" (seeds): store the figure the worker will use.
+        for name, default in (
+            ("Width", DEFAULT_WIDTH),
+            ("Height", DEFAULT_HEIGHT),
+            ("MaxDurationLimit", DEFAULT_MAX_DURATION_S),
+        ):
+            if getattr(self, name) == 0:
+                object.__setattr__(self, name, default)
+        if self.Video is not None and self.Output is not None and self.Output.Video is not None:
+            raise ValueError("Video given twice: use Video or Output.Video, not both")
+        return self
+
+    @property
+    def video(self) -> VideoConfig:
+        """The Video settings wherever the request put them."""
+        if self.Video is not None:
+            return self.Video
+        if self.Output is not None and self.Output.Video is not None:
+            return self.Output.Video
+        return VideoConfig()
+
+    @property
+    def cos(self) -> CosOutput:
+        return (self.Output.Cos if self.Output else None) or CosOutput()
