@@ -1,0 +1,168 @@
+"""After capture: transcode ─▶ upload ─▶ callback ─▶ finished, each visible in Describe.
+
+An error at any step still ends in ``finished`` with Result.ErrorCode; nothing is deleted
+locally or from intermediate storage before the output is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from workers.common.callback import RetryPolicy, deliver, failure_message
+from workers.common.describe import describe
+from workers.common.errors import TaskFailure
+from workers.common.lease import LeaseKeeper
+from workers.common.media import probe
+from workers.common.segments import Fenced, SegmentShipper
+from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
+from workers.common.states import FINALIZING, OWNED, Status
+from workers.common.store import now_s
+
+log = logging.getLogger(__name__)
+
+_ANY_OWNED = OWNED | {Status.NORMAL}
+
+
+class Finalizer:
+    def __init__(
+        self,
+        ctx: TaskContext[Any],
+        session: Session[Any],
+        shipper: SegmentShipper,
+        keeper: LeaseKeeper,
+    ) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.shipper = shipper
+        self.keeper = keeper
+        self.error_code = ""
+        self.error_message = ""
+
+    def run(self, end: EndReason | None, failure: TaskFailure | None) -> str:
+        if failure is not None:
+            self._fail(failure.code, str(failure))
+        elif end is not None and end.error_code:
+            self._fail(end.error_code, end.error_message)
+        first = Status.TRANSCODE if self.session.produces_media else Status.CALLBACK
+        stop_fields = {} if "stop_time" in self.ctx.record.times else {"stop_time": now_s()}
+        self._advance(first, **stop_fields)
+        files = self._deliver_media() if self.session.produces_media else []
+        result = self._result(files)
+        self._advance(None, result=result)
+        self._call_back(files, result)
+        self._advance(Status.FINISHED, finish_time=now_s(), result=self._result(files))
+        self.ctx.store.retire(self.ctx.task_id, self.ctx.record.service, self.ctx.settings.record_ttl_s)
+        return "finished" if not self.error_code else f"finished with {self.error_code}"
+
+    # ---- steps -----------------------------------------------------------------------
+
+    def _deliver_media(self) -> list[UploadedFile]:
+        out_dir = self.ctx.work_dir / "out"
+        try:
+            segments = self.shipper.fetch_all()
+            if not segments:
+                if not self.error_code:
+                    self._fail("NoMediaRecorded", "nothing was recorded: no segment was closed")
+                return []
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.ctx.record = self.ctx.store.get(self.ctx.task_id)  # StopTime names files
+            outputs = self.session.transcode(segments, out_dir)
+        except TaskFailure as exc:
+            self._fail(exc.code or "TranscodeFailed", f"transcoding failed: {exc}")
+            return []
+        except Exception as exc:
+            log.exception("task %s: transcode failed", self.ctx.task_id)
+            self._fail("TranscodeFailed", f"transcoding failed: {exc}")
+            return []
+        self._advance(Status.UPLOAD)
+        try:
+            files = upload(outputs, self.session.destination(), self.shipper.seconds)
+        except Exception as exc:
+            log.warning("task %s: upload failed: %s", self.ctx.task_id, exc)
+            self._fail("UploadFailed", f"writing to storage failed: {exc}; the recording is kept")
+            return []
+        self.shipper.discard_intermediate()
+        return files
+
+    def _call_back(self, files: list[UploadedFile], result: dict[str, Any]) -> None:
+        url = self.session.callback_url()
+        if not url:
+            return
+        self._advance(Status.CALLBACK)
+        record = self.ctx.store.get(self.ctx.task_id)
+        body = describe(record, record.request_id)
+        body.update(Status=Status.FINISHED.value, FinishTime=now_s(), Result=result)
+        settings = self.ctx.settings
+        policy = RetryPolicy(
+            window_s=settings.callback_retry_window_s,
+            first_backoff_s=settings.callback_first_backoff_s,
+            timeout_s=settings.callback_timeout_s,
+        )
+        delivery = deliver(
+            url,
+            self.session.callback_body(body, files),
+            secret=settings.callback_secret,
+            policy=policy,
+            record_attempt=lambda a: self.ctx.store.add_callback_attempt(self.ctx.task_id, a),
+            should_stop=self.keeper.lost.is_set,
+        )
+        if not delivery.ok and not self.error_code:
+            self._fail("CallbackFailed", failure_message(delivery))
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _fail(self, code: str, message: str) -> None:
+        if not self.error_code:  # the first error is the cause; later ones follow from it
+            self.error_code, self.error_message = code, message
+
+    def _result(self, files: list[UploadedFile]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if self.error_code:
+            result.update(ErrorCode=self.error_code, ErrorMessage=self.error_message)
+        if files:
+            result["Videos"] = [video_entry(f) for f in files[:1]]
+        result.update(self.session.result_extra(files, self.error_message))
+        return result
+
+    def _advance(self, status: Status | None, **fields: Any) -> None:
+        outcome = self.ctx.store.advance(
+            self.ctx.task_id,
+            self.ctx.epoch,
+            expect=_ANY_OWNED | FINALIZING,
+            status=status,
+            **fields,
+        )
+        if outcome == "stale":
+            raise Fenced(self.ctx.task_id)
+
+
+def upload(
+    outputs: list[Path], destination: Destination, recorded_s: float
+) -> list[UploadedFile]:
+    """Store every output file; the first one is the main file (an MP4, or the playlist).
+
+    A playlist's duration is what was recorded: probing it would fetch its (remote) key.
+    """
+    files = []
+    for index, path in enumerate(outputs):
+        key = f"{destination.directory.strip('/')}/{path.name}".lstrip("/")
+        destination.storage.put(path, key)
+        duration = 0.0
+        if index == 0:
+            duration = recorded_s if path.suffix == ".m3u8" else probe(path).duration_s
+        size = path.stat().st_size
+        if index == 0 and len(outputs) > 1:  # HLS: the playlist stands for all its parts
+            size = sum(p.stat().st_size for p in outputs)
+        files.append(UploadedFile(path.name, key, destination.storage.url(key), size, duration))
+    return files
+
+
+def video_entry(file: UploadedFile) -> dict[str, Any]:
+    return {
+        "Filename": file.filename,
+        "FileSize": file.size,
+        "FileDuration": round(file.duration_s, 3),
+        "FileURL": file.url,
+    }

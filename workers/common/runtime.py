@@ -1,0 +1,205 @@
+"""The loop every task body runs (DESIGN section 5), whatever the service.
+
+    load the record ─▶ take the lease ─▶ capture (apply control within a poll) ─▶ finalize
+
+A pool's Celery task is one line: ``run_task(task_id, TheSession)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from typing import Any
+
+from config.settings import get_settings
+from workers.common import crypto
+from workers.common.drain import draining
+from workers.common.errors import CapstanError, TaskFailure
+from workers.common.finalize import Finalizer
+from workers.common.lease import LeaseKeeper
+from workers.common.segments import Fenced, SegmentShipper
+from workers.common.services import get_service
+from workers.common.session import EndReason, Session, TaskContext
+from workers.common.specs.base import rebuild
+from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
+from workers.common.storage import intermediate
+from workers.common.store import TaskRecord, TaskStore, default_store, now_s
+
+log = logging.getLogger(__name__)
+
+CANCELED = EndReason("canceled before it started")
+
+
+class HandedBack(Exception):  # noqa: N818 - a signal, not an error
+    """The worker is draining: the task went back to the queue with the next epoch."""
+
+
+def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | None = None) -> str:
+    """Run one task to its end (or until fenced / handed back). Returns what happened."""
+    settings = get_settings()
+    store = store or default_store()
+    record = store.get(task_id)
+    if record.status in TERMINAL:
+        return f"already {record.status}"
+    keeper = LeaseKeeper(store, task_id, record.epoch, settings.lease_ttl_s, settings.lease_renew_s)
+    if not keeper.take():
+        return "held by another worker"
+    try:
+        record = store.get(task_id)  # fresh, now that it is ours
+        return TaskRunner(store, record, session_cls, keeper).run()
+    finally:
+        keeper.release()
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        store: TaskStore,
+        record: TaskRecord,
+        session_cls: type[Session[Any]],
+        keeper: LeaseKeeper,
+    ) -> None:
+        self.settings = get_settings()
+        self.store = store
+        self.record = record
+        self.keeper = keeper
+        self.service = get_service(record.service)
+        spec = rebuild(session_cls.spec_model, record.spec, crypto.unseal(record.secrets))
+        work_dir = self.settings.work_dir / record.task_id
+        self.ctx = TaskContext(record, spec, self.settings, store, work_dir)
+        self.session = session_cls(self.ctx)
+        self.shipper = SegmentShipper(self.ctx, intermediate(self.settings, self.session.storage_type))
+        self._capture_stopped = False
+
+    def run(self) -> str:
+        try:
+            end: EndReason | None = None
+            failure: TaskFailure | None = None
+            if self.record.status not in FINALIZING:
+                end, failure = self._capture_safely()
+            if end is CANCELED:
+                self.store.retire(self.record.task_id, self.record.service, self.settings.record_ttl_s)
+                return "canceled"
+            finalizer = Finalizer(self.ctx, self.session, self.shipper, self.keeper)
+            status = finalizer.run(end, failure)
+            shutil.rmtree(self.ctx.work_dir, ignore_errors=status != "finished")
+            return status
+        except Fenced:
+            log.error("task %s: another worker owns it now; this one stops", self.record.task_id)
+            return "fenced"
+        except HandedBack:
+            return "handed back"
+        finally:
+            self.session.close()
+
+    # ---- capture ---------------------------------------------------------------------
+
+    def _capture_safely(self) -> tuple[EndReason | None, TaskFailure | None]:
+        try:
+            return self._capture(), None
+        except (Fenced, HandedBack):
+            raise
+        except TaskFailure as failure:
+            log.warning("task %s failed: %s %s", self.record.task_id, failure.code, failure)
+            return None, failure
+        except Exception as exc:
+            log.exception("task %s: unexpected error while capturing", self.record.task_id)
+            return None, TaskFailure(f"internal error while recording: {exc}", "InternalError")
+        finally:
+            self._stop_capture()
+
+    def _stop_capture(self) -> None:
+        if self._capture_stopped:
+            return
+        self._capture_stopped = True
+        try:
+            self.session.stop()
+        except Exception:
+            log.exception("task %s: stop failed; keeping what was closed", self.record.task_id)
+        if not self.keeper.lost.is_set():
+            self.shipper.ship_new()
+
+    def _capture(self) -> EndReason:
+        status = self.record.status
+        paused = status is Status.PAUSED
+        if status is Status.NORMAL:
+            if not self._begin():
+                return CANCELED
+        elif status in CAPTURING:
+            self.session.start()  # a takeover: carry on where the last worker was
+        return self._loop(paused)
+
+    def _begin(self) -> bool:
+        """Wait for ManualStart if asked, start, and move normal -> capturing."""
+        while not self.session.wait_for_start():
+            self._check_ownership()
+            command = self.store.next_command(self.record.task_id, self.settings.control_poll_s)
+            if command is not None and command.action is Action.STOP:
+                return False
+        self.session.start()
+        outcome = self.store.advance(
+            self.record.task_id,
+            self.record.epoch,
+            expect=frozenset({Status.NORMAL}),
+            status=self.service.capturing,
+            start_time=now_s(),
+        )
+        if outcome == "stale":
+            raise Fenced(self.record.task_id)
+        return outcome == "ok"  # "state:canceled": a Stop came first
+
+    def _loop(self, paused: bool) -> EndReason:
+        limit = self.session.max_duration_s()
+        captured = self.shipper.seconds  # what earlier workers recorded counts too
+        last = time.monotonic()
+        while True:
+            now = time.monotonic()
+            captured += 0.0 if paused else now - last
+            last = now
+            self._check_ownership(drain=True)
+            if limit and captured >= limit:
+                return EndReason(f"MaxDurationLimit of {limit:.0f}s reached")
+            command = self.store.next_command(self.record.task_id, self.settings.control_poll_s)
+            if command is not None:
+                if command.action is Action.STOP:
+                    return EndReason("stopped")
+                paused = self._apply(command.action, paused)
+            if not paused:
+                reason = self.session.poll()
+                if reason is not None:
+                    return reason
+            self.shipper.ship_new()
+
+    def _apply(self, action: Action, paused: bool) -> bool:
+        try:
+            if action is Action.PAUSE and not paused:
+                self.session.pause()
+                return True
+            if action is Action.RESUME and paused:
+                self.session.resume()
+                return False
+            if action is Action.REFRESH:
+                self.session.refresh()
+        except TaskFailure:
+            raise
+        except CapstanError as exc:
+            log.warning("task %s: %s ignored: %s", self.record.task_id, action, exc)
+        return paused
+
+    def _check_ownership(self, drain: bool = False) -> None:
+        if self.keeper.lost.is_set():
+            raise Fenced(self.record.task_id)
+        if drain and draining.is_set():
+            self._hand_back()
+
+    def _hand_back(self) -> None:
+        from config.celery import app
+
+        self._stop_capture()
+        self.keeper.release()
+        epoch = self.store.bump_epoch(self.record.task_id)
+        if epoch > 0:
+            app.send_task(self.service.task_name, args=[self.record.task_id], queue=self.service.queue)
+            log.info("task %s handed back with epoch %d", self.record.task_id, epoch)
+        raise HandedBack(self.record.task_id)

@@ -1,0 +1,87 @@
+"""Shipping closed segments to intermediate storage and listing them in the record.
+
+ffmpeg's segment muxer appends a line to the run's CSV list when it closes a segment,
+so a listed segment is complete: ship it, then append it (fenced by epoch) to the task's
+segment list. The final file is the concatenation of that list, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from workers.common.session import TaskContext
+from workers.common.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Fenced(Exception):  # noqa: N818 - a signal, not an error
+    """Another worker owns the task now (its epoch is newer): stop writing at once."""
+
+
+class SegmentShipper:
+    def __init__(self, ctx: TaskContext[Any], storage: Storage) -> None:
+        self.ctx = ctx
+        self.storage = storage
+        stored = ctx.store.segments(ctx.task_id)
+        self.shipped = {item["name"] for item in stored}
+        self.seconds = sum(float(item["duration"]) for item in stored)
+        self.bytes = sum(int(item["size"]) for item in stored)
+
+    def key(self, name: str) -> str:
+        return f"raw/{self.ctx.task_id}/{name}"
+
+    def ship_new(self) -> int:
+        shipped = 0
+        for name, duration in self._closed_segments():
+            if name in self.shipped:
+                continue
+            path = self.ctx.segment_dir / name
+            if not path.exists():
+                continue
+            size = path.stat().st_size
+            self.storage.put(path, self.key(name))
+            entry = {"name": name, "key": self.key(name), "duration": duration, "size": size}
+            if not self.ctx.store.add_segment(self.ctx.task_id, self.ctx.epoch, entry):
+                raise Fenced(self.ctx.task_id)
+            self.shipped.add(name)
+            self.seconds += duration
+            self.bytes += size
+            shipped += 1
+        self.ctx.report(RecordedSeconds=round(self.seconds, 2), Bytes=self.bytes + self._open_bytes())
+        return shipped
+
+    def fetch_all(self) -> list[Path]:
+        """Every stored segment as a local file, in recording order."""
+        paths = []
+        for item in self.ctx.store.segments(self.ctx.task_id):
+            local = self.ctx.segment_dir / item["name"]
+            if not local.exists():
+                self.storage.get(item["key"], local)
+            paths.append(local)
+        return paths
+
+    def discard_intermediate(self) -> None:
+        for item in self.ctx.store.segments(self.ctx.task_id):
+            try:
+                self.storage.delete(item["key"])
+            except Exception:  # a leftover raw segment is not worth failing a task for
+                log.warning("could not delete intermediate segment %s", item["key"])
+
+    def _closed_segments(self) -> list[tuple[str, float]]:
+        found = []
+        for list_path in sorted(self.ctx.segment_dir.glob("*.csv")):
+            # Only whole lines: ffmpeg may be writing the last one right now.
+            for line in list_path.read_text().split("\n")[:-1]:
+                name, start, end = line.rsplit(",", 2)
+                found.append((name, max(0.0, float(end) - float(start))))
+        return found
+
+    def _open_bytes(self) -> int:
+        if not self.ctx.segment_dir.exists():
+            return 0
+        return sum(
+            p.stat().st_size for p in self.ctx.segment_dir.glob("*.ts") if p.name not in self.shipped
+        )

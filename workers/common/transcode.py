@@ -1,0 +1,58 @@
+"""The transcode step: closed segments, in order, to the final file by stream copy.
+
+Timestamps restart in every segment, so the concat demuxer butts them together: the
+time spent paused (or lost in a crash) does not appear, and no second file is made.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from config.settings import get_settings
+from workers.common import ffmpeg
+from workers.common.errors import FarmFault
+
+
+def _run(argv: list[str], what: str) -> None:
+    done = subprocess.run(argv, capture_output=True, timeout=3600, check=False)
+    if done.returncode != 0:
+        tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-4:])
+        raise FarmFault(f"{what} failed (exit {done.returncode}): {tail}", "TranscodeFailed")
+
+
+def _concat_args(segments: list[Path], out: Path) -> list[str]:
+    list_file = out.with_name(out.name + ".concat.txt")
+    list_file.write_text(ffmpeg.concat_list(segments))
+    return [get_settings().ffmpeg, *ffmpeg.base(), *ffmpeg.concat_input(list_file)]
+
+
+def to_mp4(segments: list[Path], out: Path, *, audio: bool = True, video: bool = True) -> Path:
+    _run([*_concat_args(segments, out), *ffmpeg.mp4_output(out, audio=audio, video=video)], "MP4")
+    return out
+
+
+def to_mp3(segments: list[Path], out: Path) -> Path:
+    _run([*_concat_args(segments, out), *ffmpeg.mp3_output(out)], "MP3 encode")
+    return out
+
+
+def to_hls(
+    segments: list[Path], playlist: Path, seconds: int, *, key: bytes | None, key_uri: str = ""
+) -> list[Path]:
+    """VOD HLS; with ``key`` (16 bytes) every segment is AES-128 encrypted and the
+    playlist's key URI is ``key_uri`` (where players fetch the key: AuthUrl)."""
+    args = _concat_args(segments, playlist)
+    key_info = None
+    if key is not None:
+        key_file = playlist.with_name(".hls.key")
+        key_file.write_bytes(key)
+        key_info = playlist.with_name(".hls.keyinfo")
+        key_info.write_text(ffmpeg.hls_key_info(key_uri, key_file))
+    try:
+        _run([*args, *ffmpeg.hls_output(playlist, seconds, key_info=key_info)], "HLS packaging")
+    finally:
+        for secret in (playlist.with_name(".hls.key"), playlist.with_name(".hls.keyinfo")):
+            secret.unlink(missing_ok=True)
+    parts = sorted(playlist.parent.glob(playlist.stem + "_*.ts"))
+    return [playlist, *parts]

@@ -1,0 +1,1 @@
+"""The panorama pool's Celery task: one line into the shared runtime."""

@@ -1,0 +1,1 @@
+"""The pusher pool's Celery task: one line into the shared runtime."""
