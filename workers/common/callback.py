@@ -70,9 +70,7 @@ def deliver(
             ok, last_error = False, f"timeout of {policy.timeout_s * 1000:.0f}ms exceeded"
         except requests.RequestException as exc:
             ok, last_error = False, f"{type(exc).__name__}: {exc}"
-        record_attempt(
-            {"Attempt": attempt, "Time": int(started), "Ok": ok, "Error": last_error}
-        )
+        record_attempt({"Attempt": attempt, "Time": int(started), "Ok": ok, "Error": last_error})
         if ok:
             return Delivery(True, attempt, "")
         log.info("callback attempt %d to %s failed: %s", attempt, _host(url), last_error)

@@ -93,9 +93,7 @@ def mp3_output(out: Path, *, bitrate: str = "128k") -> list[str]:
     return ["-vn", "-c:a", "libmp3lame", "-b:a", bitrate, "-y", str(out)]
 
 
-def hls_output(
-    playlist: Path, seconds: int, *, key_info: Path | None = None
-) -> list[str]:
+def hls_output(playlist: Path, seconds: int, *, key_info: Path | None = None) -> list[str]:
     """VOD HLS by stream copy; AES-128 when a key info file is given."""
     segment_name = playlist.with_name(playlist.stem + "_%05d.ts")
     args = [

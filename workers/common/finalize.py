@@ -53,7 +53,9 @@ class Finalizer:
         self._advance(None, result=result)
         self._call_back(files, result)
         self._advance(Status.FINISHED, finish_time=now_s(), result=self._result(files))
-        self.ctx.store.retire(self.ctx.task_id, self.ctx.record.service, self.ctx.settings.record_ttl_s)
+        self.ctx.store.retire(
+            self.ctx.task_id, self.ctx.record.service, self.ctx.settings.record_ttl_s
+        )
         return "finished" if not self.error_code else f"finished with {self.error_code}"
 
     # ---- steps -----------------------------------------------------------------------
@@ -138,9 +140,7 @@ class Finalizer:
             raise Fenced(self.ctx.task_id)
 
 
-def upload(
-    outputs: list[Path], destination: Destination, recorded_s: float
-) -> list[UploadedFile]:
+def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> list[UploadedFile]:
     """Store every output file; the first one is the main file (an MP4, or the playlist).
 
     A playlist's duration is what was recorded: probing it would fetch its (remote) key.

@@ -7,6 +7,7 @@ stop in steps (``q`` on stdin, SIGINT, SIGTERM, SIGKILL), close() safe to call t
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import re
@@ -114,10 +115,8 @@ class ManagedProcess:
         self._closed = True
         self.stop(grace_s=2.0)
         if self._proc is not None and self._proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-            except OSError:
-                pass
         if self._reader is not None:
             self._reader.join(timeout=2.0)
 
@@ -196,7 +195,5 @@ class ManagedProcess:
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signum)
-        except ProcessLookupError:
-            pass

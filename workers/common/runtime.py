@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 CANCELED = EndReason("canceled before it started")
 
 
-class HandedBack(Exception):  # noqa: N818 - a signal, not an error
+class HandedBack(Exception):
     """The worker is draining: the task went back to the queue with the next epoch."""
 
 
@@ -69,7 +69,9 @@ class TaskRunner:
         work_dir = self.settings.work_dir / record.task_id
         self.ctx = TaskContext(record, spec, self.settings, store, work_dir)
         self.session = session_cls(self.ctx)
-        self.shipper = SegmentShipper(self.ctx, intermediate(self.settings, self.session.storage_type))
+        self.shipper = SegmentShipper(
+            self.ctx, intermediate(self.settings, self.session.storage_type)
+        )
         self._capture_stopped = False
 
     def run(self) -> str:
@@ -79,7 +81,9 @@ class TaskRunner:
             if self.record.status not in FINALIZING:
                 end, failure = self._capture_safely()
             if end is CANCELED:
-                self.store.retire(self.record.task_id, self.record.service, self.settings.record_ttl_s)
+                self.store.retire(
+                    self.record.task_id, self.record.service, self.settings.record_ttl_s
+                )
                 return "canceled"
             finalizer = Finalizer(self.ctx, self.session, self.shipper, self.keeper)
             status = finalizer.run(end, failure)
@@ -200,6 +204,8 @@ class TaskRunner:
         self.keeper.release()
         epoch = self.store.bump_epoch(self.record.task_id)
         if epoch > 0:
-            app.send_task(self.service.task_name, args=[self.record.task_id], queue=self.service.queue)
+            app.send_task(
+                self.service.task_name, args=[self.record.task_id], queue=self.service.queue
+            )
             log.info("task %s handed back with epoch %d", self.record.task_id, epoch)
         raise HandedBack(self.record.task_id)

@@ -17,7 +17,7 @@ from workers.common.storage import Storage
 log = logging.getLogger(__name__)
 
 
-class Fenced(Exception):  # noqa: N818 - a signal, not an error
+class Fenced(Exception):
     """Another worker owns the task now (its epoch is newer): stop writing at once."""
 
 
@@ -50,7 +50,9 @@ class SegmentShipper:
             self.seconds += duration
             self.bytes += size
             shipped += 1
-        self.ctx.report(RecordedSeconds=round(self.seconds, 2), Bytes=self.bytes + self._open_bytes())
+        self.ctx.report(
+            RecordedSeconds=round(self.seconds, 2), Bytes=self.bytes + self._open_bytes()
+        )
         return shipped
 
     def fetch_all(self) -> list[Path]:
@@ -83,5 +85,7 @@ class SegmentShipper:
         if not self.ctx.segment_dir.exists():
             return 0
         return sum(
-            p.stat().st_size for p in self.ctx.segment_dir.glob("*.ts") if p.name not in self.shipped
+            p.stat().st_size
+            for p in self.ctx.segment_dir.glob("*.ts")
+            if p.name not in self.shipped
         )

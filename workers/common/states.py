@@ -1,10 +1,10 @@
 """Task states (the seeds' names) and which action is allowed in which state.
 
-    normal ──start──▶ recording|pushing ⇄ paused
-       │                   │ Stop / max duration / idle / page stopRecord / error
-       │ Stop              ▼
-       ▼               transcode ─▶ upload ─▶ callback ─▶ finished
-     canceled
+normal ──start──▶ recording|pushing ⇄ paused
+   │                   │ Stop / max duration / idle / page stopRecord / error
+   │ Stop              ▼
+   ▼               transcode ─▶ upload ─▶ callback ─▶ finished
+ canceled
 """
 
 from __future__ import annotations

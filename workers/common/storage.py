@@ -21,7 +21,7 @@ class Storage(Protocol):
     def put(self, local: Path, key: str) -> None: ...
     def get(self, key: str, local: Path) -> None: ...
     def url(self, key: str) -> str: ...
-    def list(self, prefix: str) -> list[str]: ...
+    def keys(self, prefix: str) -> list[str]: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -55,7 +55,7 @@ class LocalStorage:
     def url(self, key: str) -> str:
         return f"{self.base_url}/files/{quote(key)}"
 
-    def list(self, prefix: str) -> list[str]:
+    def keys(self, prefix: str) -> list[str]:
         base = self._path(prefix) if prefix else self.root
         if not base.exists():
             return []
@@ -119,7 +119,7 @@ class S3Storage:
             return f"{self.endpoint.rstrip('/')}/{self.where.bucket}/{quote(key)}"
         return f"https://{self.where.bucket}.s3.{self.where.region}.amazonaws.com/{quote(key)}"
 
-    def list(self, prefix: str) -> list[str]:
+    def keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.where.bucket, Prefix=prefix):

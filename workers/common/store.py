@@ -24,7 +24,7 @@ from typing import Any
 import redis
 
 from workers.common.errors import InvalidState, LimitExceeded, ServiceUnavailable, TaskNotFound
-from workers.common.states import OWNED, TERMINAL, Action, Status, refusal
+from workers.common.states import OWNED, Action, Status, refusal
 
 PREFIX = "capstan"
 
@@ -206,8 +206,7 @@ class TaskStore:
         if outcome.startswith("dup:"):
             holder = outcome[4:]
             raise InvalidState(
-                f"this user is already being recorded in this room by task {holder}; "
-                "Stop it first"
+                f"this user is already being recorded in this room by task {holder}; Stop it first"
             )
         return task_id
 
@@ -219,7 +218,9 @@ class TaskStore:
         pipe.lrange(sub_key(task_id, "callbacks"), 0, -1)
         data, progress, callbacks = self._run(pipe)
         if not data or (service is not None and data.get("service") != service):
-            raise TaskNotFound(f"TaskID {task_id} not found" + (f" in {service}" if service else ""))
+            raise TaskNotFound(
+                f"TaskID {task_id} not found" + (f" in {service}" if service else "")
+            )
         record = TaskRecord.from_hash(task_id, data)
         record.progress = progress
         record.callbacks = [json.loads(item) for item in callbacks]
@@ -230,7 +231,7 @@ class TaskStore:
         key = task_key(task_id)
 
         def apply(pipe: redis.client.Pipeline) -> None:
-            data = pipe.hgetall(key)
+            data: dict[str, str] = pipe.hgetall(key)  # type: ignore[assignment]
             if not data or data.get("service") != service:
                 raise TaskNotFound(f"TaskID {task_id} not found in {service}")
             status = Status(data["status"])
@@ -259,7 +260,7 @@ class TaskStore:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
         return self.get(task_id)
 
-    def list(
+    def list_tasks(
         self, service: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[TaskRecord]:
         index = f"{PREFIX}:tasks:{service}" if service else ALL_INDEX
@@ -341,8 +342,8 @@ class TaskStore:
         return Status(data[0]), data[1] == "1"
 
     def set_progress(self, task_id: str, **figures: Any) -> None:
-        mapping = {k: _encode(v) for k, v in figures.items()}
-        self._run_one(lambda: self.r.hset(sub_key(task_id, "progress"), mapping=mapping))
+        mapping: dict[str | bytes, str] = {k: _encode(v) for k, v in figures.items()}
+        self._run_one(lambda: self.r.hset(sub_key(task_id, "progress"), mapping=mapping))  # type: ignore[arg-type]
 
     def add_callback_attempt(self, task_id: str, attempt: dict[str, Any]) -> None:
         self._run_one(lambda: self.r.rpush(sub_key(task_id, "callbacks"), json.dumps(attempt)))
