@@ -1,0 +1,151 @@
+{{/* Names and labels. */}}
+{{- define "capstan.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "capstan.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "capstan.labels" -}}
+{{ include "capstan.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "capstan.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "capstan.secretName" -}}
+{{- .Values.secrets.existingSecret | default (printf "%s-secrets" (include "capstan.fullname" .)) -}}
+{{- end -}}
+
+{{/* Redis: the in-chart StatefulSet or redis.external.url; "host:port" and scheme. */}}
+{{- define "capstan.redis.address" -}}
+{{- if .Values.redis.enabled -}}
+{{ include "capstan.fullname" . }}-redis:6379
+{{- else -}}
+{{- required "redis.enabled=false needs redis.external.url" .Values.redis.external.url | urlParse | dig "host" "" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "capstan.redis.scheme" -}}
+{{- if .Values.redis.enabled }}redis{{ else }}{{ (urlParse .Values.redis.external.url).scheme }}{{ end -}}
+{{- end -}}
+
+{{/*
+A secret value: the one given in values, else the one already in the cluster (so generated
+values survive upgrades), else a generated one. Args: ctx, key, value, generated.
+*/}}
+{{- define "capstan.secretValue" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace (include "capstan.secretName" .ctx) -}}
+{{- if .value -}}
+{{ .value }}
+{{- else if and $existing (hasKey ($existing.data | default dict) .key) -}}
+{{ index $existing.data .key | b64dec }}
+{{- else -}}
+{{ .generated }}
+{{- end -}}
+{{- end -}}
+
+{{- define "capstan.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "capstan.secretName" .ctx }}
+      key: {{ .key }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
+{{- end -}}
+
+{{/*
+Environment shared by every role. The Redis password comes first so that $(REDIS_PASSWORD)
+expands in CAPSTAN_REDIS_URL (Settings appends the db number).
+*/}}
+{{- define "capstan.env" -}}
+{{- if .Values.redis.auth.enabled }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "REDIS_PASSWORD" "key" "redis-password") }}
+- name: CAPSTAN_REDIS_URL
+  value: "{{ include "capstan.redis.scheme" . }}://:$(REDIS_PASSWORD)@{{ include "capstan.redis.address" . }}"
+{{- else }}
+- name: CAPSTAN_REDIS_URL
+  value: "{{ include "capstan.redis.scheme" . }}://{{ include "capstan.redis.address" . }}"
+{{- end }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_APP_KEYS" "key" "app-keys") }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_SECRET_KEY" "key" "secret-key") }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_S3_ACCESS_KEY" "key" "s3-access-key" "optional" true) }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_S3_SECRET_KEY" "key" "s3-secret-key" "optional" true) }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_CALLBACK_SECRET" "key" "callback-secret" "optional" true) }}
+- name: CAPSTAN_DATA_DIR
+  value: /var/lib/capstan
+- name: CAPSTAN_PORT
+  value: {{ .Values.dispatcher.port | quote }}
+- name: CAPSTAN_FLOWER_PORT
+  value: {{ .Values.flower.port | quote }}
+- name: CAPSTAN_WORKER_CONCURRENCY
+  value: {{ include "capstan.concurrency" . | quote }}
+{{- end -}}
+
+{{/* {"recorder": 40, ...}: every pool, since the setting replaces the whole dict. */}}
+{{- define "capstan.concurrency" -}}
+{{- $out := dict -}}
+{{- range $pool, $spec := .Values.workers.pools -}}
+{{- $_ := set $out $pool (int $spec.concurrency) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{- define "capstan.podSpecCommon" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext: {{- toYaml .Values.podSecurityContext | nindent 2 }}
+automountServiceAccountToken: false
+{{- end -}}
+
+{{/* Writable places on a read-only root filesystem. */}}
+{{- define "capstan.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: home
+  mountPath: /home/capstan
+- name: data
+  mountPath: /var/lib/capstan
+{{- end -}}
+
+{{- define "capstan.volumes" -}}
+- name: tmp
+  emptyDir: {}
+- name: home
+  emptyDir: {}
+- name: data
+  {{- if .Values.dataVolume.existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .Values.dataVolume.existingClaim }}
+  {{- else }}
+  emptyDir: {}
+  {{- end }}
+{{- end -}}
+
+{{- define "capstan.podAnnotations" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- if not .Values.secrets.existingSecret }}
+checksum/secret-values: {{ toJson .Values.secrets | sha256sum }}
+{{- end }}
+{{- end -}}
+
+{{/* KEDA if asked, or if "auto" and the cluster serves its API. */}}
+{{- define "capstan.useKeda" -}}
+{{- $k := .Values.autoscaling.keda -}}
+{{- if or (eq (toString $k) "true") (and (eq (toString $k) "auto") (.Capabilities.APIVersions.Has "keda.sh/v1alpha1")) -}}
+true
+{{- end -}}
+{{- end -}}
