@@ -1,0 +1,162 @@
+"""Real servers on free ports for the tests: Redis, the RTMP room server, S3 (moto).
+
+Started with the command lines of deploy.local.stack, as `make run` starts them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from deploy.local import stack
+from deploy.local.process import Child
+from deploy.local.stack import Command, Ready
+from tests.support.tools import free_port, wait_until
+
+
+class Server:
+    """A Child with a fixed command: start, stop, restart on the same port."""
+
+    def __init__(self, command: Command, log: Path) -> None:
+        self.command = command
+        self.log = log
+        self.child: Child | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.child = Child(self.command, self.log).start()
+        self.child.wait_ready(timeout)
+
+    def stop(self, hard: bool = False, grace: float = 10.0) -> None:
+        if self.child is None:
+            return
+        if hard:
+            self.child.kill()
+            self.child.close()
+        else:
+            self.child.stop(grace)
+        self.child = None
+
+    def restart(self, hard: bool = False) -> None:
+        self.stop(hard=hard)
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.child is not None and self.child.alive()
+
+
+class RedisServer(Server):
+    """redis-server with AOF in its own directory; restart() keeps the data."""
+
+    def __init__(self, directory: Path, log_dir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        super().__init__(stack.redis_command(self.port, directory), log_dir / "redis.log")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis.from_url(f"{self.url}/{db}", decode_responses=True)
+
+    def flush(self, *dbs: int) -> None:
+        for db in dbs or (0, 1, 2):
+            with self.client(db) as conn:
+                conn.flushdb()
+
+
+class RtmpServer(Server):
+    """nginx with the RTMP module: rtmp://127.0.0.1:<port>/live/<stream>."""
+
+    def __init__(self, directory: Path, log_dir: Path) -> None:
+        self.port = free_port()
+        directory.mkdir(parents=True, exist_ok=True)
+        conf = directory / "nginx.conf"
+        conf.write_text(stack.nginx_conf(self.port, directory))
+        command = stack.nginx_command(conf, directory, self.port)
+        super().__init__(command, log_dir / "nginx-rtmp.log")
+
+    def url(self, stream: str) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/{stream}"
+
+    @property
+    def template(self) -> str:
+        """The room URL template pointing at this server."""
+        return f"rtmp://127.0.0.1:{self.port}/live/{stack.ROOM_STREAM}"
+
+    def streams(self, stream: str, timeout: float = 8.0) -> list[dict[str, Any]]:
+        """The streams someone publishes under this name (ffprobe); [] when nobody does."""
+        argv = ["ffprobe", "-v", "error", "-rw_timeout", str(int(timeout * 1e6)),
+                "-show_entries", "stream=codec_type,codec_name,width,height,sample_rate",
+                "-of", "json", self.url(stream)]  # fmt: skip
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=timeout + 2, check=False)
+        except subprocess.TimeoutExpired:
+            return []
+        if done.returncode != 0:
+            return []
+        streams: list[dict[str, Any]] = json.loads(done.stdout or b"{}").get("streams", [])
+        return streams
+
+    def is_publishing(self, stream: str, timeout: float = 8.0) -> bool:
+        return bool(self.streams(stream, timeout))
+
+    def wait_published(self, stream: str, timeout: float = 20.0) -> list[dict[str, Any]]:
+        found = wait_until(lambda: self.streams(stream), timeout, 0.2, f"stream {stream}")
+        assert isinstance(found, list)
+        return found
+
+
+class S3Server(Server):
+    """moto in server mode: a real S3 HTTP endpoint, dummy credentials, us-east-1."""
+
+    access_key = "testing"
+    secret_key = "testing"  # moto's dummy credentials
+    region = "us-east-1"
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        command = Command("moto", argv, Ready("http", f"{self.endpoint}/moto-api/"))
+        super().__init__(command, log_dir / "moto.log")
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+
+    def make_bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def reset(self) -> None:
+        """Forget every bucket (moto's own reset endpoint)."""
+        import requests
+
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+
+    def env(self) -> dict[str, str]:
+        """CAPSTAN_S3_* settings pointing at this server (storage stays as configured)."""
+        return {
+            "CAPSTAN_S3_ENDPOINT_URL": self.endpoint,
+            "CAPSTAN_S3_REGION": self.region,
+            "CAPSTAN_S3_ACCESS_KEY": self.access_key,
+            "CAPSTAN_S3_SECRET_KEY": self.secret_key,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
