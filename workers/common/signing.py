@@ -14,12 +14,19 @@ import hmac
 import time
 from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
+from typing import Protocol
 
 from workers.common.errors import AuthFailure
 
 KEY_HEADER = "X-Capstan-Key"
 DATE_HEADER = "X-Capstan-Date"
 SIGNATURE_HEADER = "X-Capstan-Signature"
+
+
+class HeaderLookup(Protocol):
+    """A dict, or a case-insensitive header map (werkzeug's Headers)."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 
 def string_to_sign(method: str, path: str, date: str, body: bytes) -> str:
@@ -61,7 +68,7 @@ def verify(
     method: str,
     path: str,
     body: bytes,
-    headers: Mapping[str, str],
+    headers: HeaderLookup,
     keys: Mapping[str, str],
     *,
     max_skew_s: float,

@@ -1,0 +1,85 @@
+"""What the action routes do: Start, the control actions, Describe. One function each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from config.settings import Settings
+from workers.common import crypto, services
+from workers.common.describe import describe
+from workers.common.errors import CapstanError, ServiceUnavailable
+from workers.common.services import Service
+from workers.common.specs.base import split_secrets
+from workers.common.specs.control import TaskRef
+from workers.common.specs.fields import parse
+from workers.common.states import Action
+from workers.common.store import TaskStore
+
+log = logging.getLogger("capstan.dispatcher")
+
+Enqueue = Callable[[Service, str], None]
+
+
+@dataclass(frozen=True)
+class Farm:
+    """What the dispatcher talks to; one per process, kept in app.extensions."""
+
+    settings: Settings
+    store: TaskStore
+    enqueue: Enqueue
+
+    def run(
+        self, service_name: str, action: Action, data: dict[str, Any], request_id: str
+    ) -> dict[str, Any]:
+        # The registry is read per request: its `available` flags flip as pipelines land.
+        service = services.REGISTRY[service_name]
+        if action is Action.START:
+            return self.start(service, data, request_id)
+        task_id = parse(TaskRef, data).TaskID
+        if action is Action.DESCRIBE:
+            return describe(self.store.get(task_id, service.name), request_id)
+        self.store.control(task_id, service.name, action, service.capturing)
+        return {"TaskID": task_id, "RequestID": request_id}
+
+    def start(self, service: Service, data: dict[str, Any], request_id: str) -> dict[str, Any]:
+        if not service.available:
+            raise ServiceUnavailable(
+                f"the {service.name} pool's media pipeline is not available in this build"
+            )
+        spec = parse(service.spec_model(), data)
+        public, secrets = split_secrets(spec)
+        task_id = self.store.create(
+            service.name,
+            public,
+            crypto.seal(secrets),
+            request_id=request_id,
+            max_active=self.settings.max_active_tasks.get(service.name, 0),
+            unique_key=getattr(spec, "unique_key", None),
+        )
+        try:
+            self.enqueue(service, task_id)
+        except Exception as exc:
+            self._withdraw(service, task_id)
+            raise ServiceUnavailable(f"the task queue is unreachable: {exc}") from exc
+        return {"TaskID": task_id, "RequestID": request_id}
+
+    def _withdraw(self, service: Service, task_id: str) -> None:
+        """A task that could not be queued: cancel it so it holds no admission slot."""
+        try:
+            self.store.control(task_id, service.name, Action.STOP, service.capturing)
+        except CapstanError:
+            log.warning("could not cancel unqueued task %s", task_id)
+
+    def task(self, task_id: str, request_id: str) -> dict[str, Any]:
+        return describe(self.store.get(parse(TaskRef, {"TaskID": task_id}).TaskID), request_id)
+
+    def tasks(self, service: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+        listed = []
+        for record in self.store.list_tasks(service, status, limit):
+            body = describe(record, "")
+            del body["RequestID"]
+            listed.append(body)
+        return listed

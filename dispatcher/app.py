@@ -1,0 +1,59 @@
+"""The dispatcher: a Flask app that validates the seeds' JSON actions and queues TaskIDs.
+
+Served by gunicorn: ``gunicorn -c dispatcher/gunicorn_conf.py 'dispatcher.app:create_app()'``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Flask, Response, g
+
+from config.settings import Settings, get_settings
+from dispatcher import auth, metrics
+from dispatcher.actions import Enqueue, Farm
+from dispatcher.files import bp as files_bp
+from dispatcher.responses import register_error_handlers
+from dispatcher.routes.actions import bp as actions_bp
+from dispatcher.routes.ops import bp as ops_bp
+from dispatcher.routes.tasks import bp as tasks_bp
+from workers.common.store import TaskStore
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: TaskStore | None = None,
+    enqueue: Enqueue | None = None,
+) -> Flask:
+    settings = settings or get_settings()
+    if store is None:
+        from workers.common.store import default_store
+
+        store = default_store()
+    if enqueue is None:
+        from dispatcher.queue import default_enqueuer
+
+        enqueue = default_enqueuer()
+    app = Flask("capstan.dispatcher")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["capstan"] = Farm(settings, store, enqueue)
+    app.before_request(_new_request_id)
+    app.before_request(metrics.started)
+    app.before_request(auth.check_signature)
+    app.after_request(metrics.finished)
+    app.after_request(_request_id_headers)
+    register_error_handlers(app)
+    for blueprint in (actions_bp, tasks_bp, ops_bp, files_bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _new_request_id() -> None:
+    g.request_id = uuid.uuid4().hex
+
+
+def _request_id_headers(response: Response) -> Response:
+    rid = g.get("request_id") or uuid.uuid4().hex
+    response.headers["X-Request-Id"] = rid
+    response.headers["x-scf-reqid"] = rid
+    return response

@@ -1,0 +1,63 @@
+"""Prometheus metrics: requests by service, action and HTTP code, and their latency.
+
+Under gunicorn every worker is a process: gunicorn_conf.py points prometheus_client's
+multiprocess mode (PROMETHEUS_MULTIPROC_DIR, read by the library at import) at a fresh
+directory under settings.data_dir, and /metrics adds up the files of all workers."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "capstan_dispatcher_requests",
+    "Requests answered by the dispatcher",
+    ["service", "action", "code"],
+)
+LATENCY = Histogram(
+    "capstan_dispatcher_request_seconds",
+    "Time to answer a request",
+    ["service", "action"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+_ACTIONS = frozenset(
+    {"Start", "Pause", "Resume", "Refresh", "Stop", "Describe", "List", "files", "other"}
+)
+
+
+def started() -> None:
+    g.started = time.perf_counter()
+
+
+def finished(response: Response) -> Response:
+    if request.endpoint in ("ops.prometheus", "ops.healthz", "ops.readyz"):
+        return response
+    service = str(g.get("service", "-"))
+    action = str(g.get("action", "files" if request.path.startswith("/files/") else "other"))
+    if action not in _ACTIONS:
+        action = "other"
+    REQUESTS.labels(service, action, str(response.status_code)).inc()
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    LATENCY.labels(service, action).observe(elapsed)
+    return response
+
+
+def exposition() -> tuple[bytes, str]:
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,239 @@
+"""The OpenAPI 3.1 document of the dispatcher, written by hand for the routes and
+generated from the pydantic models for the bodies. tests/unit/test_dispatcher_openapi.py
+keeps its paths equal to the app's real routes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from config.settings import SERVICES
+from workers.common import services
+from workers.common.specs.control import TaskRef
+from workers.common.states import Action, Status
+
+REF = "#/components/schemas/{model}"
+FLAT_START = frozenset({"recorder", "pusher"})
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _schemas() -> dict[str, Any]:
+    models: list[type[BaseModel]] = [TaskRef]
+    models += [services.REGISTRY[name].spec_model() for name in SERVICES]
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF, mode="validation")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    schemas.update(_bodies())
+    return schemas
+
+
+def _bodies() -> dict[str, Any]:
+    string = {"type": "string"}
+    time_s = {"type": "integer", "description": "unix seconds"}
+    video = {
+        "type": "object",
+        "properties": {
+            "Filename": string,
+            "FileSize": {"type": "integer"},
+            "FileDuration": {"type": "number"},
+            "FileId": string,
+            "FileURL": string,
+        },
+    }
+    return {
+        "Accepted": {
+            "type": "object",
+            "required": ["TaskID", "RequestID"],
+            "properties": {"TaskID": string, "RequestID": string},
+        },
+        "Error": {
+            "type": "object",
+            "required": ["ErrorCode", "ErrorMessage", "RequestID"],
+            "properties": {"ErrorCode": string, "ErrorMessage": string, "RequestID": string},
+        },
+        "Task": {
+            "type": "object",
+            "required": ["TaskID", "Status"],
+            "properties": {
+                "TaskID": string,
+                "RequestID": string,
+                "Service": {"enum": list(SERVICES)},
+                "Status": {"enum": [s.value for s in Status]},
+                "CreateTime": time_s,
+                "StartTime": time_s,
+                "CancelTime": time_s,
+                "StopTime": time_s,
+                "FinishTime": time_s,
+                "Result": {
+                    "type": "object",
+                    "properties": {
+                        "ErrorCode": string,
+                        "ErrorMessage": string,
+                        "Videos": {"type": "array", "items": video},
+                        "Files": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Progress": {"type": "object"},
+                "Callback": {"type": "object"},
+            },
+        },
+        "TaskList": {
+            "type": "object",
+            "properties": {"Tasks": {"type": "array", "items": _ref("Task")}, "RequestID": string},
+        },
+    }
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    return {str(s): {"description": "error", **error} for s in statuses}
+
+
+def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
+    return {
+        "200": {
+            "description": description,
+            "content": {"application/json": {"schema": _ref(schema)}},
+        }
+    }
+
+
+def _action_operation(name: str) -> dict[str, Any]:
+    service = services.REGISTRY[name]
+    start_model = service.spec_model().__name__
+    envelopes: list[dict[str, Any]] = [_envelope([Action.START.value], start_model)]
+    controls = [a.value for a in Action if a in service.actions and a is not Action.START]
+    envelopes.append(_envelope(controls, "TaskRef"))
+    if name in FLAT_START:
+        envelopes.append(_ref(start_model))
+    return {
+        "post": {
+            "operationId": f"{name}Action",
+            "summary": f"{name}: {', '.join(a.value for a in Action if a in service.actions)}",
+            "description": "The seeds' envelope {Action, Data}"
+            + ("; a body without Action is a Start." if name in FLAT_START else "."),
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"oneOf": envelopes}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "Start/Pause/Resume/Refresh/Stop: Accepted; Describe: Task",
+                    "content": {
+                        "application/json": {"schema": {"oneOf": [_ref("Accepted"), _ref("Task")]}}
+                    },
+                },
+                **_errors(400, 401, 404, 409, 413, 429, 500, 503),
+            },
+        }
+    }
+
+
+def _envelope(actions: list[str], data_model: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["Action", "Data"],
+        "properties": {"Action": {"enum": actions}, "Data": _ref(data_model)},
+    }
+
+
+def _plain(
+    operation_id: str, summary: str, content_type: str = "application/json"
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "responses": {"200": {"description": "OK", "content": {content_type: {}}}},
+        }
+    }
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {f"/v1/{name}": _action_operation(name) for name in SERVICES}
+    task_id = {
+        "name": "TaskID",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+    paths["/v1/tasks/{TaskID}"] = {
+        "get": {
+            "operationId": "describeTask",
+            "summary": "Describe a task of any service",
+            "parameters": [task_id],
+            "responses": {**_ok("Task"), **_errors(400, 401, 404, 503)},
+        }
+    }
+    query = [
+        {"name": "service", "in": "query", "schema": {"enum": list(SERVICES)}},
+        {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        },
+    ]
+    paths["/v1/tasks"] = {
+        "get": {
+            "operationId": "listTasks",
+            "summary": "List tasks, newest first",
+            "parameters": query,
+            "responses": {**_ok("TaskList"), **_errors(400, 401, 503)},
+        }
+    }
+    paths["/healthz"] = _plain("healthz", "Liveness: always 200 {ok: true}")
+    paths["/readyz"] = _plain("readyz", "Readiness: 200 when Redis answers, else 503")
+    paths["/metrics"] = _plain("metrics", "Prometheus metrics", "text/plain")
+    paths["/openapi.json"] = _plain("openapi", "This document")
+    paths["/files/{path}"] = {
+        "get": {
+            "operationId": "getFile",
+            "summary": "A file of the local output storage (Range requests supported)",
+            "parameters": [
+                {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "the file", "content": {"application/octet-stream": {}}},
+                "206": {
+                    "description": "part of the file",
+                    "content": {"application/octet-stream": {}},
+                },
+                **_errors(404),
+            },
+        }
+    }
+    return paths
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Capstan dispatcher",
+            "version": "1",
+            "description": "Recorder, pusher and panorama tasks behind the seeds' action envelope. "
+            "When app keys are configured, requests carry X-Capstan-Key, X-Capstan-Date and "
+            "X-Capstan-Signature (HMAC-SHA256; see workers/common/signing.py).",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "CapstanKey": {"type": "apiKey", "in": "header", "name": "X-Capstan-Key"},
+                "CapstanSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Capstan-Signature",
+                },
+            },
+        },
+    }

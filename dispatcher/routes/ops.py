@@ -1,0 +1,34 @@
+"""GET /healthz, /readyz, /metrics, /openapi.json."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from dispatcher import metrics, openapi
+from dispatcher.farm import farm
+from dispatcher.responses import error_response, json_response
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return json_response({"ok": True})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    if not farm().store.ping():
+        return error_response("ServiceUnavailable", "Redis does not answer", 503)
+    return json_response({"ok": True})
+
+
+@bp.get("/metrics")
+def prometheus() -> Response:
+    text, content_type = metrics.exposition()
+    return Response(text, content_type=content_type)
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return json_response(openapi.document())
