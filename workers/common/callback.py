@@ -50,9 +50,10 @@ def deliver(
     record_attempt: Callable[[dict[str, Any]], None],
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    deadline = time.monotonic() + policy.window_s
+    deadline = clock() + policy.window_s
     backoff = policy.first_backoff_s
     attempt = 0
     last_error = ""
@@ -74,7 +75,7 @@ def deliver(
         if ok:
             return Delivery(True, attempt, "")
         log.info("callback attempt %d to %s failed: %s", attempt, _host(url), last_error)
-        if time.monotonic() + backoff > deadline or should_stop():
+        if clock() + backoff > deadline or should_stop():
             return Delivery(False, attempt, last_error)
         sleep(backoff)
         backoff = min(backoff * 2, policy.max_backoff_s)

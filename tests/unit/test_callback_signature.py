@@ -1,0 +1,37 @@
+"""Callback signatures and the retry schedule (the HTTP side is in the integration tests)."""
+
+import hashlib
+import hmac
+
+from workers.common.callback import Delivery, RetryPolicy, deliver, failure_message, signature
+
+
+def test_signature_is_hmac_sha256_over_timestamp_and_body():
+    body = b'{"TaskID":"x"}'
+    expected = hmac.new(b"s3cret", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature("s3cret", body, 1700000000) == f"t=1700000000,v1={expected}"
+
+
+def test_failure_message_has_the_seeds_wording():
+    message = failure_message(Delivery(False, 5, "timeout of 2000ms exceeded"))
+    assert message == "Callback failed even all tries. last error message:timeout of 2000ms exceeded"
+
+
+def test_backoff_doubles_and_stops_at_the_window():
+    # A closed port refuses at once: only the schedule is exercised.
+    sleeps: list[float] = []
+    attempts: list[dict] = []
+    clock = lambda: sum(sleeps)  # noqa: E731 - time passes only by the backoff
+    delivery = deliver(
+        "http://127.0.0.1:9/hook",
+        {"a": 1},
+        secret="",
+        policy=RetryPolicy(window_s=30, first_backoff_s=1, max_backoff_s=8, timeout_s=1),
+        record_attempt=attempts.append,
+        sleep=sleeps.append,
+        clock=clock,
+    )
+    assert not delivery.ok
+    assert sleeps == [1, 2, 4, 8, 8]  # 23 s; one more 8 s wait would pass the 30 s window
+    assert delivery.attempts == len(attempts) == len(sleeps) + 1
+    assert all(not a["Ok"] and a["Error"] for a in attempts)
