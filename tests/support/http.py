@@ -22,7 +22,7 @@ class _Server(ThreadingHTTPServer):
 
 def _serve(handler: Any) -> tuple[_Server, threading.Thread]:
     server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server, thread
 
