@@ -7,7 +7,6 @@ A missing tool skips a test on a laptop and fails it under CI=true (see require(
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from tests.support.farm import FarmFactory
 from tests.support.http import CallbackReceiver, StaticServer
 from tests.support.publisher import Publisher, lavfi_publish_argv
 from tests.support.servers import RedisServer, RtmpServer, S3Server
-from tests.support.tools import REPO, free_port, require
+from tests.support.tools import free_port, require
 
 # Fixed for the session before anything imports config.celery, so that the Celery app
 # built at import time already points at the test Redis (and never at a developer's).
@@ -44,12 +43,9 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="session")
-def log_dir() -> Path:
-    """test-artifacts/logs: every server's and farm process's log, kept after the run."""
-    path = REPO / "test-artifacts" / "logs"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
+def log_dir(tmp_path_factory) -> Path:
+    """Every server's and farm process's log, under this session's pytest temp directory."""
+    return tmp_path_factory.mktemp("logs")
 
 
 @pytest.fixture(scope="session")
