@@ -1,0 +1,88 @@
+# Capstan: `make run` starts the local farm, `make test` runs every test. `make help` for the rest.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+STAMP := $(VENV)/.requirements.stamp
+# One list, shared with .ci/run.
+APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt)
+BENCHES := dispatcher recorder pusher panorama scale
+# CI=true (passed through): a test missing a tool fails instead of skipping.
+TEST_ENV := $(if $(CI),CI=$(CI))
+
+.PHONY: help install system-packages venv run test test-unit test-integration lint \
+	bench $(addprefix bench-,$(BENCHES)) chaos clean distclean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: system-packages venv ## system packages when missing (apt), venv, Python requirements
+
+system-packages: ## apt-get install what is missing (root), or say the sudo command
+	@if ! command -v dpkg-query >/dev/null; then \
+		echo "install: no dpkg here; make sure these are installed: $(APT_PACKAGES)"; exit 0; fi; \
+	missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "install: system packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "install: missing system packages:$$missing"; \
+		echo "install: run  sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; fi; \
+	echo "install: apt-get install$$missing"; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	for pair in redis-server:redis-server nginx-light:nginx; do \
+		case " $$missing " in *" $${pair%%:*} "*) service=$${pair#*:}; \
+			if [ -d /run/systemd/system ] && systemctl is-active -q $$service 2>/dev/null; then \
+				echo "install: stopping the system $$service service that apt started" \
+					"(the farm runs its own)"; systemctl disable --now -q $$service || true; fi;; \
+		esac; done
+
+venv: $(STAMP) ## the virtual environment with requirements-dev.txt
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+run: install ## start the local farm in the foreground (Ctrl-C stops it)
+	$(PY) -m deploy.local.supervisor
+
+test: install ## every test (CI=true: missing tools fail instead of skipping)
+	@$(TEST_ENV) $(PYTEST) -q; rc=$$?; \
+	if [ $$rc = 5 ]; then echo "test: no tests collected"; exit 0; fi; exit $$rc
+
+test-unit: venv ## tests/unit only (no servers)
+	@$(TEST_ENV) $(PYTEST) -q tests/unit; rc=$$?; \
+	if [ $$rc = 5 ]; then echo "test: no tests collected"; exit 0; fi; exit $$rc
+
+test-integration: install ## tests/integration only (real servers)
+	@$(TEST_ENV) $(PYTEST) -q tests/integration; rc=$$?; \
+	if [ $$rc = 5 ]; then echo "test: no tests collected"; exit 0; fi; exit $$rc
+
+lint: venv ## ruff check, ruff format --check, mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy config dispatcher workers deploy
+
+bench: $(addprefix bench-,$(BENCHES)) ## every benchmark (JSON figures)
+
+$(addprefix bench-,$(BENCHES)): bench-%: install ## one benchmark: bench-dispatcher, bench-recorder, ...
+	$(PY) -m bench.$*
+
+chaos: install ## tests/chaos (kill workers, restart Redis, ...)
+	@if [ -d tests/chaos ]; then $(TEST_ENV) $(PYTEST) tests/chaos -q; \
+	else echo "chaos: no tests/chaos yet"; fi
+
+clean: ## remove var/, caches and test artifacts (keeps the venv)
+	rm -rf var test-artifacts .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean ## clean, and remove the venv
+	rm -rf $(VENV)
