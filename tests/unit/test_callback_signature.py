@@ -14,7 +14,9 @@ def test_signature_is_hmac_sha256_over_timestamp_and_body():
 
 def test_failure_message_has_the_seeds_wording():
     message = failure_message(Delivery(False, 5, "timeout of 2000ms exceeded"))
-    assert message == "Callback failed even all tries. last error message:timeout of 2000ms exceeded"
+    assert (
+        message == "Callback failed even all tries. last error message:timeout of 2000ms exceeded"
+    )
 
 
 def test_backoff_doubles_and_stops_at_the_window():

@@ -8,7 +8,9 @@ from workers.common import ffmpeg
 
 
 def test_a_segment_run_names_sort_in_recording_order():
-    runs = [ffmpeg.SegmentRun(Path("/s"), f"e{e:04d}r{r:04d}") for e, r in [(1, 2), (2, 1), (1, 10)]]
+    runs = [
+        ffmpeg.SegmentRun(Path("/s"), f"e{e:04d}r{r:04d}") for e, r in [(1, 2), (2, 1), (1, 10)]
+    ]
     names = sorted(str(run.pattern) for run in runs)
     assert names == ["/s/e0001r0002_%05d.ts", "/s/e0001r0010_%05d.ts", "/s/e0002r0001_%05d.ts"]
 
@@ -40,7 +42,10 @@ def test_h264_encode_puts_a_keyframe_on_every_segment_boundary(fps, keyframe_s, 
 def test_concat_list_quotes_awkward_paths(tmp_path):
     odd = tmp_path / "it's here.ts"
     text = ffmpeg.concat_list([odd])
-    assert text == f"file '{str(odd.resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n"
+    assert (
+        text
+        == f"file '{str(odd.resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,267 @@
+"""The shared worker runtime, end to end with a real ffmpeg test-pattern session.
+
+Given a task record as the dispatcher writes it, when a worker runs it and the client
+pauses, resumes and stops it through the task's control list, then ONE playable file of
+the time spent recording is stored (locally or on a real S3 endpoint) and the callback
+receiver gets the Describe body, signed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import media
+from tests.support.tools import REPO
+from workers.common import crypto
+from workers.common.callback import signature
+from workers.common.reconciler import reconcile
+from workers.common.runtime import run_task
+from workers.common.specs.base import split_secrets
+from workers.common.states import Action, Status
+from workers.common.store import TaskStore, default_store, sub_key
+
+from .pattern_session import PatternSession, PatternSpec
+
+pytestmark = pytest.mark.integration
+
+SERVICE = "recorder"  # any service whose running state is "recording"
+
+
+@pytest.fixture
+def runtime_env(monkeypatch, capstan_env_vars):
+    extra = {
+        "CAPSTAN_SEGMENT_SECONDS": "2",
+        "CAPSTAN_CALLBACK_RETRY_WINDOW_S": "6",
+        "CAPSTAN_CALLBACK_FIRST_BACKOFF_S": "0.5",
+        "CAPSTAN_CALLBACK_TIMEOUT_S": "1",
+        "CAPSTAN_CALLBACK_SECRET": "cb-secret",
+        "CAPSTAN_LEASE_TTL_S": "3",
+        "CAPSTAN_LEASE_RENEW_S": "1",
+    }
+    capstan_env_vars.update(extra)
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def store(runtime_env, capstan_env) -> TaskStore:
+    return default_store()
+
+
+def create(store: TaskStore, **fields) -> str:
+    public, secrets = split_secrets(PatternSpec(**fields))
+    return store.create(SERVICE, public, crypto.seal(secrets), request_id="req-test")
+
+
+class Worker:
+    """run_task in a thread, as a Celery thread-pool worker runs it."""
+
+    def __init__(self, store: TaskStore, task_id: str) -> None:
+        self.outcome: list[str] = []
+        self.thread = threading.Thread(
+            target=lambda: self.outcome.append(run_task(task_id, PatternSession, store))
+        )
+        self.thread.start()
+
+    def join(self, timeout: float = 90) -> str:
+        self.thread.join(timeout)
+        assert self.outcome, "the task did not end"
+        return self.outcome[0]
+
+
+def wait_status(store: TaskStore, task_id: str, status: Status, timeout: float = 30) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.get(task_id).status is status:
+            return time.monotonic()
+        time.sleep(0.1)
+    raise AssertionError(f"task never reached {status}: {store.get(task_id).status}")
+
+
+def record_with_a_pause(store: TaskStore, task_id: str) -> float:
+    """Record ~4 s, pause ~4 s, record ~4 s, stop. Returns the seconds spent recording."""
+    started = wait_status(store, task_id, Status.RECORDING)
+    time.sleep(4)
+    store.control(task_id, SERVICE, Action.PAUSE, Status.RECORDING)
+    paused = time.monotonic()
+    time.sleep(4)
+    store.control(task_id, SERVICE, Action.RESUME, Status.RECORDING)
+    resumed = time.monotonic()
+    time.sleep(4)
+    store.control(task_id, SERVICE, Action.STOP, Status.RECORDING)
+    return (paused - started) + (time.monotonic() - resumed)
+
+
+def local_file(settings, url: str) -> Path:
+    key = url.split("/files/", 1)[1]
+    return settings.output_dir / key
+
+
+def test_pause_resume_gives_one_file_of_the_time_recorded_and_a_signed_callback(
+    store, capstan_env, callback_receiver
+):
+    task_id = create(store, CallbackURL=callback_receiver.url)
+    worker = Worker(store, task_id)
+
+    recorded = record_with_a_pause(store, task_id)
+
+    assert worker.join() == "finished"
+    record = store.get(task_id)
+    assert record.status is Status.FINISHED
+    assert {"create_time", "start_time", "cancel_time", "stop_time", "finish_time"} <= set(
+        record.times
+    )
+    videos = record.result["Videos"]
+    assert len(videos) == 1 and "ErrorCode" not in record.result
+    path = local_file(capstan_env, videos[0]["FileURL"])
+    assert path.exists() and path.stat().st_size == videos[0]["FileSize"]
+    info = media.probe(path)
+    assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]
+    assert info["duration"] == pytest.approx(recorded, abs=1.0)
+    assert videos[0]["FileDuration"] == pytest.approx(info["duration"], abs=0.1)
+    assert media.tone_level(path, 1000) > -30  # the 1 kHz tone is in it
+    assert media.moov_before_mdat(path)
+
+    (call,) = callback_receiver.wait_for(1)
+    assert call.json["TaskID"] == task_id
+    assert call.json["Status"] == "finished"
+    assert call.json["Result"]["Videos"][0]["FileURL"] == videos[0]["FileURL"]
+    stamp = call.headers["X-Capstan-Signature"].split(",")[0][2:]
+    assert call.headers["X-Capstan-Signature"] == signature("cb-secret", call.raw, int(stamp))
+
+
+def test_the_file_goes_to_a_real_s3_endpoint(store, s3_server):
+    bucket = s3_server.make_bucket("runtime-out")
+    task_id = create(store, Bucket=bucket)
+    worker = Worker(store, task_id)
+    wait_status(store, task_id, Status.RECORDING)
+    time.sleep(4)
+    store.control(task_id, SERVICE, Action.STOP, Status.RECORDING)
+
+    assert worker.join() == "finished"
+    (video,) = store.get(task_id).result["Videos"]
+    key = f"pattern/{task_id}/{video['Filename']}"
+    head = s3_server.client().head_object(Bucket=bucket, Key=key)
+    assert head["ContentLength"] == video["FileSize"]
+    assert video["FileURL"] == f"{s3_server.endpoint}/{bucket}/{key}"
+    # The intermediate segments are gone once the output is stored.
+    assert not list((Path(os.environ["CAPSTAN_DATA_DIR"]) / "segments" / "raw").rglob("*.ts"))
+
+
+def test_a_callback_receiver_that_never_answers_ends_in_callback_failed_and_the_file_stays(
+    store, capstan_env, callback_receiver
+):
+    callback_receiver.never_answer(30)
+    task_id = create(store, CallbackURL=callback_receiver.url, MaxDurationLimit=3)
+    assert Worker(store, task_id).join() == "finished with CallbackFailed"
+    record = store.get(task_id)
+    assert record.result["ErrorCode"] == "CallbackFailed"
+    assert record.result["ErrorMessage"].startswith(
+        "Callback failed even all tries. last error message:timeout of 1000ms exceeded"
+    )
+    assert len(record.callbacks) >= 2
+    assert local_file(capstan_env, record.result["Videos"][0]["FileURL"]).exists()
+
+
+def test_callbacks_are_retried_until_the_receiver_answers(store, callback_receiver):
+    callback_receiver.fail_first(2)
+    task_id = create(store, CallbackURL=callback_receiver.url, MaxDurationLimit=3)
+    assert Worker(store, task_id).join() == "finished"
+    attempts = store.get(task_id).callbacks
+    assert [a["Ok"] for a in attempts] == [False, False, True]
+    assert attempts[0]["Error"] == "HTTP 500"
+
+
+def test_max_duration_limit_ends_the_recording(store, capstan_env):
+    task_id = create(store, MaxDurationLimit=3)
+    assert Worker(store, task_id).join() == "finished"
+    (video,) = store.get(task_id).result["Videos"]
+    assert media.probe(local_file(capstan_env, video["FileURL"]))["duration"] == pytest.approx(
+        3, abs=1.0
+    )
+
+
+def test_stop_before_a_worker_took_it_cancels_the_task(store):
+    task_id = create(store)
+    store.control(task_id, SERVICE, Action.STOP, Status.RECORDING)
+    assert store.get(task_id).status is Status.CANCELED
+    assert run_task(task_id, PatternSession, store) == "already canceled"
+
+
+def test_secrets_are_sealed_in_the_record_and_open_for_the_session(store, redis_server):
+    task_id = create(store, Password="hunter2-very-secret")
+    everything = b"".join(
+        str(redis_server.client(db).dump(key)).encode()
+        for db in (0, 1, 2)
+        for key in redis_server.client(db).keys("*")
+    )
+    assert b"hunter2-very-secret" not in everything
+    spec = PatternSpec.model_validate(
+        {**store.get(task_id).spec, **crypto.unseal(store.get(task_id).secrets)}
+    )
+    assert spec.Password.get_secret_value() == "hunter2-very-secret"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
+    store, capstan_env, capstan_env_vars
+):
+    """SIGKILL the worker process (and its ffmpeg) mid-recording: the lease lapses, the
+    reconciler gives the task the next epoch, a new worker carries on, the old epoch can
+    no longer write, and the result is one file with both parts in it."""
+    task_id = create(store)
+    code = (
+        "import sys; from workers.common.runtime import run_task;"
+        "from tests.integration.pattern_session import PatternSession;"
+        "run_task(sys.argv[1], PatternSession)"
+    )
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", code, task_id], cwd=REPO, env={**os.environ, **capstan_env_vars}
+    )
+    wait_status(store, task_id, Status.RECORDING)
+    time.sleep(6)
+    before = store.get(task_id).progress
+    for pid in [*_children(doomed.pid), doomed.pid]:
+        os.kill(pid, signal.SIGKILL)
+    doomed.wait()
+
+    deadline = time.monotonic() + 15
+    while not reconcile(store):  # the lease (3 s) must lapse first
+        assert time.monotonic() < deadline, "the reconciler never re-enqueued the task"
+        time.sleep(0.5)
+    assert store.get(task_id).epoch == 2
+    assert not store.add_segment(task_id, 1, {"name": "late", "key": "x", "duration": 1, "size": 1})
+
+    worker = Worker(store, task_id)
+    time.sleep(4)
+    store.control(task_id, SERVICE, Action.STOP, Status.RECORDING)
+    assert worker.join() == "finished"
+
+    (video,) = store.get(task_id).result["Videos"]
+    duration = media.probe(local_file(capstan_env, video["FileURL"]))["duration"]
+    shipped_before_kill = float(before["RecordedSeconds"])
+    assert shipped_before_kill >= 2
+    # Everything shipped before the kill and ~4 s after it; at most a segment lost.
+    assert shipped_before_kill + 2 <= duration <= shipped_before_kill + 2 + 4 + 1.5
+    names = [s["name"] for s in store.segments(task_id)]
+    assert names == sorted(names) and names[-1].startswith("e0002")
+    assert store.r.exists(sub_key(task_id, "lease")) == 0
