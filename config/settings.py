@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     page_load_timeout_s: float = 30.0
     max_idle_s: float = 300.0
     stall_timeout_s: float = 30.0
+    # Recorder: a pull that reads nothing for this long ends (the user left the room);
+    # while the user is away, the pull is retried with a backoff capped at retry_max.
+    recorder_rw_timeout_s: float = Field(default=3.0, gt=0)
+    recorder_retry_max_s: float = Field(default=1.0, gt=0)
 
     # How long finished task records stay in Redis.
     record_ttl_s: int = 7 * 24 * 3600

@@ -1,0 +1,158 @@
+"""The recorder: record one user's stream of a room to MP3 (Mode 00) or MP4 (01, 02).
+
+Capture is a series of pull runs (ffmpeg, stream copy into segments). A run ends when the
+user leaves; while they are away the pull is retried with a short backoff, and a return is
+a new run, so the final file (the concatenation) has no gap. Away for MaxIdleTime: the
+recording ends; never there at all: it ends with Status 0 and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from workers.common import rooms, transcode
+from workers.common.errors import UserFault
+from workers.common.process import ManagedProcess
+from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
+from workers.common.specs.recorder import RecorderStart
+from workers.recorder import builders, delivery
+from workers.recorder.presence import Presence
+from workers.recorder.puller import PullRun, RunEnd, last_error
+
+log = logging.getLogger(__name__)
+
+
+class RecorderSession(Session[RecorderStart]):
+    spec_model = RecorderStart
+
+    def __init__(self, ctx: TaskContext[RecorderStart]) -> None:
+        super().__init__(ctx)
+        spec, settings = ctx.spec, ctx.settings
+        self.url = rooms.pull_url(
+            settings, spec.SdkAppId, spec.room, spec.UserId, spec.UserSig.get_secret_value()
+        )
+        self.presence = Presence(float(spec.MaxIdleTime), settings.recorder_retry_max_s)
+        self.pull: PullRun | None = None
+        self.last_error = ""
+
+    # ---- capture ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        # A takeover after a crash: what earlier workers recorded means the user was here.
+        if self.ctx.store.segments(self.ctx.task_id):
+            self.presence.ever_seen = True
+        self.presence.begin(time.monotonic())
+        self._try_pull()
+
+    def pause(self) -> None:
+        self._stop_pull()
+
+    def resume(self) -> None:
+        self.presence.begin(time.monotonic())
+        self._try_pull()
+
+    def stop(self) -> None:
+        self._stop_pull()
+
+    def poll(self) -> EndReason | None:
+        now = time.monotonic()
+        if self.pull is not None:
+            self._watch(self.pull, now)
+        if self.pull is None:
+            if self.presence.idle(now):
+                return self._idle_end(now)
+            if self.presence.due(now):
+                self._try_pull()
+        self.ctx.report(UserPresent=int(self.presence.present))
+        return None
+
+    def max_duration_s(self) -> float | None:
+        return float(self.spec.MaxDurationLimit)
+
+    def _try_pull(self) -> None:
+        settings = self.ctx.settings
+        run = self.ctx.new_run()
+        argv = builders.pull_argv(
+            settings.ffmpeg,
+            self.url,
+            self.spec.Mode,
+            run,
+            segment_s=settings.segment_seconds,
+            rw_timeout_s=settings.recorder_rw_timeout_s,
+        )
+        self.pull = PullRun(run, ManagedProcess(f"recorder-pull-{run.stem}", argv).start())
+
+    def _watch(self, pull: PullRun, now: float) -> None:
+        if not self.presence.present and pull.has_media():
+            log.info("task %s: user %s is here", self.ctx.task_id, self.spec.UserId)
+            self.presence.seen()
+        if pull.alive:
+            return
+        self.pull = None
+        why = pull.end()
+        self.last_error = last_error(pull.process.tail(), self.url, self._sig)
+        if why is RunEnd.NO_TRACK:
+            raise UserFault(self._no_track_message(), code="RecordFailed")
+        if why is RunEnd.UNREACHABLE and not self.presence.ever_seen:
+            # The host/port is wrong or down before anyone was recorded: configuration.
+            raise UserFault(
+                f"recording failed: cannot reach the room backend at "
+                f"{rooms.redact(self.url, self._sig)}: {self.last_error}",
+                code="RoomBackendUnreachable",
+            )
+        if self.presence.present:
+            log.info("task %s: user %s left (%s)", self.ctx.task_id, self.spec.UserId, why.value)
+        self.presence.run_ended(now)
+
+    def _idle_end(self, now: float) -> EndReason:
+        spec = self.spec
+        if self.presence.ever_seen:
+            return EndReason(f"user absent for {self.presence.absent_for(now):.0f} s")
+        message = (
+            f"recording failed: user {spec.UserId} never published in room {spec.room} "
+            f"within MaxIdleTime ({spec.MaxIdleTime} s)"
+        )
+        return EndReason("user never published", "UserNotPublished", message)
+
+    def _no_track_message(self) -> str:
+        wanted = {"00": "audio (Mode 00)", "01": "video (Mode 01)"}.get(self.spec.Mode, "media")
+        return f"recording failed: user {self.spec.UserId}'s stream has no {wanted}"
+
+    def _stop_pull(self) -> None:
+        if self.pull is not None:
+            self.pull.stop()
+            self.pull = None
+
+    @property
+    def _sig(self) -> str:
+        return self.spec.UserSig.get_secret_value()
+
+    # ---- finalize --------------------------------------------------------------------
+
+    def transcode(self, segments: list[Path], out_dir: Path) -> list[Path]:
+        mode = self.spec.Mode
+        stop_time = self.ctx.record.times.get("stop_time", int(time.time()))
+        out = out_dir / builders.output_name(self.spec.UserId, stop_time, mode)
+        if mode == "00":
+            return [transcode.to_mp3(segments, out)]
+        _, audio, video = builders.OUTPUTS[mode]
+        return [transcode.to_mp4(segments, out, audio=audio, video=video)]
+
+    def destination(self) -> Destination:
+        return delivery.destination(self.spec, self.ctx.settings, self.ctx.task_id)
+
+    def callback_url(self) -> str | None:
+        return self.spec.Callback
+
+    def callback_body(self, describe: dict[str, Any], files: list[UploadedFile]) -> dict[str, Any]:
+        result = describe.get("Result") or {}
+        return {key: result[key] for key in delivery.SEEDS_KEYS if key in result}
+
+    def result_extra(self, files: list[UploadedFile], error: str) -> dict[str, Any]:
+        return delivery.seeds_body(self.spec, files, error)
+
+    def close(self) -> None:
+        self._stop_pull()
