@@ -72,7 +72,11 @@ def test_readyz_is_503_when_redis_does_not_answer(client):
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
-        ("/v1/panorama", b"{}", "Action missing: one of Start, Pause, Resume, Refresh, Stop, Describe"),
+        (
+            "/v1/panorama",
+            b"{}",
+            "Action missing: one of Start, Pause, Resume, Refresh, Stop, Describe",
+        ),
         ("/v1/recorder", b'{"Action":"Refresh","Data":{}}', "Action 'Refresh' is not one of"),
         ("/v1/panorama", b'{"Action":"Start"}', "Data missing"),
         ("/v1/panorama", b'{"Action":"Start","Data":[]}', "Data must be an object, not an array"),
@@ -98,7 +102,9 @@ def test_start_of_a_pipeline_not_in_this_build_is_503(client, monkeypatch):
         "panorama",
         dataclasses.replace(services.REGISTRY["panorama"], available=False),
     )
-    response = client.post("/v1/panorama", json={"Action": "Start", "Data": {"RecordURL": "https://x"}})
+    response = client.post(
+        "/v1/panorama", json={"Action": "Start", "Data": {"RecordURL": "https://x"}}
+    )
     assert response.status_code == 503
     assert response.get_json()["ErrorMessage"] == (
         "the panorama pool's media pipeline is not available in this build"

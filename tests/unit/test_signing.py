@@ -22,7 +22,10 @@ def test_the_signature_is_the_documented_hmac():
     date = "1700000000"
     headers = sign_request("POST", "/v1/panorama", BODY, "app1", "s3cret", date=date)
     text = f"POST\n/v1/panorama\n{date}\n{hashlib.sha256(BODY).hexdigest()}"
-    assert headers["X-Capstan-Signature"] == hmac.new(b"s3cret", text.encode(), hashlib.sha256).hexdigest()
+    assert (
+        headers["X-Capstan-Signature"]
+        == hmac.new(b"s3cret", text.encode(), hashlib.sha256).hexdigest()
+    )
     assert headers["X-Capstan-Key"] == "app1"
 
 

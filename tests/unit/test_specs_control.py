@@ -18,7 +18,10 @@ def test_task_id_is_normalised():
     [
         ({}, "TaskID missing"),
         ({"TaskID": 5}, "TaskID must be a string"),
-        ({"TaskID": "0f7d9522-a1a3-4517-b5ad-7a6eca******"}, "TaskID must be a TaskID returned by Start (a UUID)"),
+        (
+            {"TaskID": "0f7d9522-a1a3-4517-b5ad-7a6eca******"},
+            "TaskID must be a TaskID returned by Start (a UUID)",
+        ),
     ],
 )
 def test_bad_task_ids(data, expected):

@@ -96,7 +96,10 @@ def test_video_at_the_top_level_as_in_the_seed_table():
         ),
         ({"RecordURL": "https://x", "StorageType": "s3"}, "StorageType must be one of cos, cfs"),
         ({"RecordURL": "https://x", "ManualStart": "maybe"}, "ManualStart must be a boolean"),
-        ({"RecordURL": "https://x", "CallbackURL": "x"}, "CallbackURL must be an http or https URL"),
+        (
+            {"RecordURL": "https://x", "CallbackURL": "x"},
+            "CallbackURL must be an http or https URL",
+        ),
         (
             {"RecordURL": "https://x", "Output": {"Cos": {"Bucket": 5}}},
             "Output.Cos.Bucket must be a string",

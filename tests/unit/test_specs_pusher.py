@@ -38,7 +38,9 @@ def message(data) -> str:
 
 
 def test_seed_body_and_defaults():
-    spec = parse(PusherStart, {k: v for k, v in SEED_BODY.items() if k not in ("clientRole", "redis")})
+    spec = parse(
+        PusherStart, {k: v for k, v in SEED_BODY.items() if k not in ("clientRole", "redis")}
+    )
     assert spec.clientRole == "anchor"
     assert spec.redis is False
     assert spec.redisPort == 6379
@@ -69,7 +71,10 @@ def test_sources(src, live):
     ("data", "expected"),
     [
         ({**SEED_BODY, "videoSrc": "../secret.mp4"}, "videoSrc must not contain '..'"),
-        ({**SEED_BODY, "videoSrc": "/etc/passwd"}, "videoSrc must be an http(s), s3 or rtmp(s) URL"),
+        (
+            {**SEED_BODY, "videoSrc": "/etc/passwd"},
+            "videoSrc must be an http(s), s3 or rtmp(s) URL",
+        ),
         ({**SEED_BODY, "videoSrc": "file:///etc/passwd"}, "videoSrc must be an http, https"),
         ({**SEED_BODY, "videoSrc": "s3://bucket"}, "videoSrc must be s3://bucket/key"),
         ({**SEED_BODY, "videoSrc": ""}, "videoSrc must not be empty"),

@@ -7,7 +7,11 @@ from workers.common.specs.base import rebuild, split_secrets
 from workers.common.specs.fields import parse
 from workers.common.specs.recorder import RecorderStart
 
-USER_SIG = "eJwtzNEKgkAUBNB-2efQ3e3eUqG3tMCKJJEIIxxxxxxxxxxxxxxxhvmweLWzGlUxj0mLs1GXKVf3mgrq*GFUdUR0UQrAYWDyW6Y15cwTwDm4UkxF36iXpkq1joiSc9xxxxxxxxxxxxx-S*CZeOk9sHfnEhCwlUW*fE4oWusw3dULlJ7HoSJ2e6d9fM8Y98fxUAzWA__"
+USER_SIG = (
+    "eJwtzNEKgkAUBNB-2efQ3e3eUqG3tMCKJJEIIxxxxxxxxxxxxxxxhvmweLWzGlUxj0mLs1GXKVf3mgrq*GFUdUR0UQrAY"
+    "WDyW6Y15cwTwDm4UkxF36iXpkq1joiSc9xxxxxxxxxxxxx-S*CZeOk9sHfnEhCwlUW*fE4oWusw3dULlJ7HoSJ2e6d9fM8"
+    "Y98fxUAzWA__"
+)
 # Seed 000's sample request, as it is.
 SEED_BODY = {
     "SdkAppId": 1400000000,
@@ -55,7 +59,10 @@ def test_str_room_id_alone_and_room_id_wins():
 
 
 def test_secrets_stay_out_of_the_public_dict():
-    data = {**SEED_BODY, "CosConfig": {**SEED_BODY["CosConfig"], "SecretId": "AKID", "SecretKey": "sk-1"}}
+    data = {
+        **SEED_BODY,
+        "CosConfig": {**SEED_BODY["CosConfig"], "SecretId": "AKID", "SecretKey": "sk-1"},
+    }
     public, secrets = split_secrets(parse(RecorderStart, data))
     assert USER_SIG not in repr(public) and "sk-1" not in repr(public)
     assert secrets == {"UserSig": USER_SIG, "CosConfig": {"SecretId": "AKID", "SecretKey": "sk-1"}}
