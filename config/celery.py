@@ -36,6 +36,8 @@ app.conf.update(
         "reconcile": {"task": "capstan.reconcile", "schedule": settings.reconcile_every_s},
     },
     include=[
+        "workers.common.hooks",
+        "workers.common.drain",
         "workers.common.reconciler",
         "workers.recorder.tasks",
         "workers.pusher.tasks",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
 import logging
 import os
 import re
@@ -16,8 +17,25 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+_PR_SET_PDEATHSIG = 1
+try:  # bound in the parent: the child, between fork and exec, only makes the C call
+    _prctl: Any = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM it when the thread that started it goes (a killed worker).
+
+    Orphans would otherwise go on writing segments for a task another worker now owns.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ProcessFailed(RuntimeError):
@@ -59,6 +77,7 @@ class ManagedProcess:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,  # our signals only; a Ctrl-C of the worker is ours to relay
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - one C call, no Python locks
         )
         self._reader = threading.Thread(target=self._read_stderr, name=f"{self.name}-stderr")
         self._reader.daemon = True
