@@ -1,0 +1,176 @@
+"""Chromium, driven by Playwright's sync API, showing one page in kiosk mode.
+
+Playwright's sync API belongs to the thread that started it; the runtime calls the
+session from one thread, so every call here comes from that thread. Events (a crash,
+the page calling window.startRecord/stopRecord) arrive only while Playwright is called:
+``pump()`` gives them a moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from workers.common.errors import FarmFault, UserFault
+from workers.panorama import builders
+from workers.panorama.builders import Frame
+
+log = logging.getLogger(__name__)
+
+PAGE_LOAD_FAILED = "PageLoadFailed"
+BROWSER_CRASHED = "BrowserCrashed"
+
+
+class PageSignals:
+    """What the page and the browser told us, set from Playwright's callbacks."""
+
+    def __init__(self) -> None:
+        self.start_requested = False
+        self.stop_requested = False
+        self.crashed = ""  # why, once the page or the browser is gone
+
+    def start_record(self, *_: Any) -> bool:
+        self.start_requested = True
+        return True
+
+    def stop_record(self, *_: Any) -> bool:
+        self.stop_requested = True
+        return True
+
+
+class Browser:
+    def __init__(
+        self,
+        executable: str,
+        frame: Frame,
+        display: str,
+        pulse_server: str,
+        home: Path,
+    ) -> None:
+        self.executable = executable
+        self.frame = frame
+        self.display = display
+        self.pulse_server = pulse_server
+        self.home = home
+        self.signals = PageSignals()
+        self._playwright: Any = None
+        self._context: Any = None
+        self._page: Any = None
+        self._closed = False
+
+    @property
+    def profile(self) -> Path:
+        return self.home / "profile"
+
+    def launch(self) -> Browser:
+        from playwright.sync_api import sync_playwright
+
+        self.profile.mkdir(parents=True, exist_ok=True)
+        self._playwright = sync_playwright().start()
+        try:
+            self._context = self._playwright.chromium.launch_persistent_context(
+                str(self.profile),
+                executable_path=self.executable,
+                headless=False,
+                no_viewport=True,  # the page is the window: exactly the kiosk window's size
+                env=self._env(),
+                args=builders.chromium_args(self.frame),
+                ignore_default_args=builders.CHROMIUM_DROPPED_DEFAULTS,
+                handle_sigint=False,
+                handle_sigterm=False,
+                handle_sighup=False,
+            )
+        except Exception as exc:
+            raise FarmFault(f"Chromium did not start: {_first_line(exc)}", BROWSER_CRASHED) from exc
+        self._context.on("close", lambda *_: self._gone("the browser closed or crashed"))
+        self._context.expose_function("startRecord", self.signals.start_record)
+        self._context.expose_function("stopRecord", self.signals.stop_record)
+        pages = self._context.pages
+        self._page = pages[0] if pages else self._context.new_page()
+        self._page.on("crash", lambda *_: self._gone("the page crashed"))
+        return self
+
+    def _env(self) -> dict[str, str]:
+        # Playwright replaces the browser's environment: keep ours (PATH, locale, TZ)
+        # and point it at the task's own display, sound server and home.
+        return {
+            **os.environ,
+            "DISPLAY": self.display,
+            "PULSE_SERVER": self.pulse_server,
+            "HOME": str(self.home),
+            "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+        }
+
+    def _gone(self, why: str) -> None:
+        if not self._closed and not self.signals.crashed:
+            log.warning("chromium: %s", why)
+            self.signals.crashed = why
+
+    # ---- the page --------------------------------------------------------------------
+
+    def open(self, url: str, timeout_s: float) -> None:
+        """Load ``url``; PageLoadFailed when it cannot be reached or answers an error."""
+        try:
+            response = self._page.goto(url, wait_until="load", timeout=timeout_s * 1000)
+        except Exception as exc:
+            raise UserFault(load_failure(url, exc, timeout_s), PAGE_LOAD_FAILED) from exc
+        if response is not None and response.status >= 400:
+            raise UserFault(
+                f"RecordURL {url} answered HTTP {response.status} {response.status_text}".rstrip(),
+                PAGE_LOAD_FAILED,
+            )
+
+    def reload(self, timeout_s: float) -> None:
+        """Reload the page; the recording goes on while it loads."""
+        try:
+            self._page.reload(wait_until="commit", timeout=timeout_s * 1000)
+        except Exception as exc:
+            log.warning("chromium: reload did not commit: %s", _first_line(exc))
+
+    def pump(self, ms: float = 1) -> None:
+        """Let Playwright deliver pending events (crash, startRecord, stopRecord)."""
+        if self.signals.crashed:
+            return
+        try:
+            self._page.wait_for_timeout(ms)
+        except Exception as exc:
+            self._gone(f"the browser stopped answering: {_first_line(exc)}")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for step in (self._close_context, self._stop_playwright):
+            try:
+                step()
+            except Exception as exc:  # a crashed browser may fail to close; carry on
+                log.debug("chromium: %s during close", _first_line(exc))
+
+    def _close_context(self) -> None:
+        if self._context is not None:
+            self._context.close()
+
+    def _stop_playwright(self) -> None:
+        if self._playwright is not None:
+            self._playwright.stop()
+
+
+def load_failure(url: str, exc: Exception, timeout_s: float) -> str:
+    """A user-facing reason from Playwright's navigation error."""
+    text = _first_line(exc)
+    if "Timeout" in type(exc).__name__ or "Timeout " in text:
+        return f"RecordURL {url} did not load within {timeout_s:.0f}s"
+    for marker in ("net::", "NS_ERROR"):
+        if marker in text:
+            reason = text[text.index(marker) :].split()[0]
+            return f"RecordURL {url} could not be loaded ({reason})"
+    return f"RecordURL {url} could not be loaded: {text}"
+
+
+def _first_line(exc: Exception) -> str:
+    with contextlib.suppress(Exception):
+        return str(exc).strip().splitlines()[0]
+    return type(exc).__name__

@@ -1,0 +1,150 @@
+"""Command lines of the browser stack as pure functions (tests/unit/test_panorama_builders.py).
+
+Xvfb ─▶ PulseAudio ─▶ Chromium ─▶ ffmpeg (x11grab + pulse ─▶ H.264/AAC segments)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.common import ffmpeg
+from workers.common.ffmpeg import SegmentRun
+
+FPS = 30
+SINK = "capture"  # the null sink Chromium plays into; ffmpeg records its monitor
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The picture: the page's size, and the encoded size (even, as yuv420p needs)."""
+
+    width: int
+    height: int
+
+    @property
+    def encoded(self) -> tuple[int, int]:
+        # An odd side gets one black pixel of padding rather than losing a row of the page.
+        return self.width + self.width % 2, self.height + self.height % 2
+
+    @property
+    def screen(self) -> tuple[int, int]:
+        # Chromium on X11 without a window manager keeps a fullscreen (kiosk) window one
+        # pixel short of the screen: a screen one pixel larger gives a window of exactly
+        # width x height at (0, 0), which is all that is grabbed.
+        return self.width + 1, self.height + 1
+
+
+def xvfb(frame: Frame) -> list[str]:
+    """Xvfb picks a free display and writes its number to stderr (fd 2), where
+    ManagedProcess reads it: no race on a guessed display number."""
+    width, height = frame.screen
+    return [
+        "Xvfb",
+        "-displayfd", "2",
+        "-screen", "0", f"{width}x{height}x24",
+        "-nolisten", "tcp",
+        "-nocursor",
+        "-noreset",
+    ]  # fmt: skip
+
+
+def pulseaudio(socket: Path) -> list[str]:
+    """A private PulseAudio daemon: no default script, one unix socket, one null sink.
+
+    Running as root works without --system (it only warns); HOME and the runtime
+    directories come from pulse_env so that daemons of different tasks never meet.
+    """
+    return [
+        "pulseaudio",
+        "-n",  # no default.pa: nothing but the modules below
+        "--daemonize=no",
+        "--use-pid-file=no",
+        "--exit-idle-time=-1",
+        "--disallow-exit",
+        "--disable-shm=yes",
+        "--log-target=stderr",
+        "--log-level=error",
+        f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+        f"--load=module-null-sink sink_name={SINK} rate=48000 channels=2",
+    ]
+
+
+def pulse_env(home: Path) -> dict[str, str]:
+    """Where one task's PulseAudio keeps its state (all under the task's directory)."""
+    return {
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "PULSE_RUNTIME_PATH": str(home),
+        "PULSE_STATE_PATH": str(home),
+        "DBUS_SESSION_BUS_ADDRESS": "disabled:",
+    }
+
+
+def chromium_args(frame: Frame) -> list[str]:
+    """Chromium in kiosk mode: no browser chrome, no scrollbars, sound without a gesture."""
+    return [
+        "--no-sandbox",  # the farm runs as root in a container; the task's page is the input
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-translate",
+        "--disable-features=Translate,MediaRouter,InfiniteSessionRestore",
+        "--disable-infobars",
+        "--disable-session-crashed-bubble",
+        "--disable-dev-shm-usage",
+        "--password-store=basic",
+        "--kiosk",
+        "--window-position=0,0",
+        f"--window-size={frame.width},{frame.height}",
+        "--autoplay-policy=no-user-gesture-required",
+        "--hide-scrollbars",
+    ]
+
+
+# Playwright's defaults that would show in the picture ("controlled by automated software").
+CHROMIUM_DROPPED_DEFAULTS = ["--enable-automation"]
+
+
+def capture(
+    frame: Frame,
+    display: str,
+    pulse_server: str,
+    *,
+    run: SegmentRun,
+    segment_seconds: int,
+    progress: Path,
+) -> list[str]:
+    """ffmpeg: the display's top-left width x height and the sink's monitor into segments.
+
+    ``progress`` receives ffmpeg's key=value figures (frames, dups, drops, out_time):
+    how the session tells a stalled capture and counts dropped frames.
+    """
+    args = [
+        *ffmpeg.base(interactive=True),
+        "-progress", str(progress),
+        "-stats_period", "1",
+        "-f", "x11grab",
+        "-thread_queue_size", "512",
+        "-draw_mouse", "0",
+        "-framerate", str(FPS),
+        "-video_size", f"{frame.width}x{frame.height}",
+        "-i", f"{display}.0+0,0",
+        "-f", "pulse",
+        "-thread_queue_size", "1024",
+        "-server", pulse_server,
+        "-sample_rate", "48000",
+        "-channels", "2",
+        "-i", f"{SINK}.monitor",
+        "-map", "0:v", "-map", "1:a",
+    ]  # fmt: skip
+    if frame.encoded != (frame.width, frame.height):
+        width, height = frame.encoded
+        args += ["-vf", f"pad={width}:{height}:0:0:black"]
+    encode = ffmpeg.h264_encode(FPS, segment_seconds)
+    return [*args, *encode, *ffmpeg.segment_output(run, segment_seconds)]

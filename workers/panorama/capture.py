@@ -1,0 +1,105 @@
+"""One capture run: ffmpeg grabbing the display and the sink into segments.
+
+A run lasts from Start (or Resume) to Pause (or Stop); ``stop()`` sends 'q' so that
+ffmpeg closes its last segment and lists it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.common.errors import FarmFault
+from workers.common.ffmpeg import SegmentRun
+from workers.common.process import ManagedProcess
+
+RECORD_FAILED = "RecordFailed"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """ffmpeg's latest progress block: frames written, duplicated and dropped."""
+
+    frames: int = 0
+    dup: int = 0
+    drop: int = 0
+    out_time_s: float = 0.0
+
+
+def read_progress(path: Path) -> Figures:
+    """The last complete block of an ffmpeg -progress file (blocks end with progress=...)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return Figures()
+    end = text.rfind("progress=")
+    if end < 0:
+        return Figures()
+    previous = text.rfind("progress=", 0, end)
+    start = text.find("\n", previous) + 1 if previous >= 0 else 0
+    values: dict[str, str] = {}
+    for line in text[start:end].splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return Figures(
+        frames=_int(values.get("frame")),
+        dup=_int(values.get("dup_frames")),
+        drop=_int(values.get("drop_frames")),
+        out_time_s=_int(values.get("out_time_us")) / 1e6,
+    )
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+class CaptureRun:
+    def __init__(self, argv: list[str], run: SegmentRun, progress: Path) -> None:
+        self.run = run
+        self.progress = progress
+        self.proc = ManagedProcess(f"ffmpeg-{run.stem}", argv)
+        self._last_growth = time.monotonic()
+        self._last_out_time = -1.0
+
+    def start(self, timeout_s: float) -> CaptureRun:
+        """Start ffmpeg and return once it writes media (the first frame is encoded)."""
+        self.proc.start()
+        try:
+            self.proc.wait_ready(self._writing, timeout_s=timeout_s)
+        except Exception as exc:
+            self.close()
+            raise FarmFault(f"screen capture did not start: {exc}", RECORD_FAILED) from exc
+        self._last_growth = time.monotonic()
+        return self
+
+    def _writing(self) -> bool:
+        return any(p.stat().st_size > 0 for p in self.run.directory.glob(f"{self.run.stem}_*.ts"))
+
+    def figures(self) -> Figures:
+        return read_progress(self.progress)
+
+    def check(self, stall_s: float) -> Figures:
+        """Raise RecordFailed when ffmpeg died or its output stopped advancing."""
+        if not self.proc.alive:
+            died = self.proc.failure("screen capture (ffmpeg) stopped")
+            raise FarmFault(str(died), RECORD_FAILED)
+        figures = self.figures()
+        now = time.monotonic()
+        if figures.out_time_s > self._last_out_time:
+            self._last_out_time, self._last_growth = figures.out_time_s, now
+        elif now - self._last_growth > stall_s:
+            raise FarmFault(f"screen capture stalled: no media for {stall_s:.0f}s", RECORD_FAILED)
+        return figures
+
+    def stop(self) -> None:
+        """'q': ffmpeg finishes and lists its last segment."""
+        self.proc.stop(quit_key=True, grace_s=5.0)
+        self.proc.close()
+
+    def close(self) -> None:
+        self.proc.close()

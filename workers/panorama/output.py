@@ -1,0 +1,47 @@
+"""Where the recording goes (Output.Cos or the farm's storage) and what it is called.
+
+TargetDir defaults to the TaskID and TargetName to the stop timestamp; the extension
+follows the Muxer (a TargetName "class.mp4" with Muxer hls gives "class.m3u8").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.settings import Settings
+from workers.common import transcode
+from workers.common.session import Destination
+from workers.common.specs.panorama import CosOutput, VideoConfig
+from workers.common.storage import S3Storage, default_output, farm_s3
+
+_MEDIA_SUFFIXES = (".mp4", ".m3u8", ".ts", ".flv", ".webm")
+
+
+def file_name(target_name: str | None, stop_time: int, muxer: str) -> str:
+    suffix = ".m3u8" if muxer == "hls" else ".mp4"
+    name = target_name or str(stop_time)
+    if Path(name).suffix.lower() in _MEDIA_SUFFIXES:
+        name = name[: -len(Path(name).suffix)]
+    return name + suffix
+
+
+def destination(settings: Settings, cos: CosOutput, task_id: str) -> Destination:
+    """Output.Cos.Bucket (on the farm's S3 endpoint), else the farm's output storage."""
+    directory = (cos.TargetDir or "").strip("/") or task_id
+    bucket = cos.Bucket or (settings.s3_bucket if settings.storage == "s3" else "")
+    if bucket:
+        where = farm_s3(settings, bucket, cos.Region or "", cos.Domain or "")
+        return Destination(S3Storage(where), directory)
+    return Destination(default_output(settings), directory)
+
+
+def package(
+    segments: list[Path], out_dir: Path, name: str, video: VideoConfig, segment_seconds: int
+) -> list[Path]:
+    """The closed segments to one MP4 (moov first) or one HLS playlist with its parts."""
+    if video.Muxer != "hls":
+        return [transcode.to_mp4(segments, out_dir / name)]
+    key = bytes.fromhex(video.EncryptKey.get_secret_value()) if video.EncryptKey else None
+    return transcode.to_hls(
+        segments, out_dir / name, segment_seconds, key=key, key_uri=video.AuthUrl or ""
+    )

@@ -1,0 +1,172 @@
+"""The panorama session: a web page in Chromium, recorded into segments.
+
+start   : browser stack + page (PageLoadFailed when it does not load), then a capture run
+pause   : end the capture run (the browser keeps running)   resume: a new capture run
+refresh : reload the page, the capture run goes on
+poll    : the page's stopRecord ends the task; a crashed browser or a stalled ffmpeg
+          raises (what was captured is kept and delivered with the error)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from workers.common.errors import FarmFault, UserFault
+from workers.common.session import Destination, EndReason, Session, TaskContext
+from workers.common.specs.panorama import PanoramaStart
+from workers.panorama import builders, output
+from workers.panorama.browser import BROWSER_CRASHED, Browser
+from workers.panorama.builders import Frame
+from workers.panorama.capture import CaptureRun, Figures
+from workers.panorama.stack import BrowserStack
+
+log = logging.getLogger(__name__)
+
+MANUAL_START_TIMEOUT = "ManualStartTimeout"
+CAPTURE_READY_S = 15.0
+
+
+class PanoramaSession(Session[PanoramaStart]):
+    spec_model = PanoramaStart
+
+    def __init__(self, ctx: TaskContext[PanoramaStart]) -> None:
+        super().__init__(ctx)
+        self.storage_type = ctx.spec.StorageType
+        self.frame = Frame(ctx.spec.Width, ctx.spec.Height)
+        self.stack: BrowserStack | None = None
+        self.capture: CaptureRun | None = None
+        self._waiting_since: float | None = None
+        self._earlier_runs = Figures()  # frames, dups and drops of the runs already ended
+
+    # ---- capture ---------------------------------------------------------------------
+
+    def wait_for_start(self) -> bool:
+        """ManualStart: the page is open and recording waits for window.startRecord()."""
+        if not self.spec.ManualStart:
+            return True
+        browser = self._open_page()
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
+        browser.pump(50)
+        self._raise_if_broken()
+        if browser.signals.start_requested:
+            return True
+        limit = self.ctx.settings.manual_start_timeout_s
+        if time.monotonic() - self._waiting_since > limit:
+            raise UserFault(
+                f"ManualStart: the page did not call window.startRecord() within {limit:.0f}s",
+                MANUAL_START_TIMEOUT,
+            )
+        return False
+
+    def start(self) -> None:
+        self._open_page()
+        self._begin_run()
+
+    def pause(self) -> None:
+        self._end_run()
+
+    def resume(self) -> None:
+        self._open_page()  # a worker taking over a paused task has no browser yet
+        self._begin_run()
+
+    def refresh(self) -> None:
+        if self.stack is not None and self.stack.browser is not None:
+            self.stack.browser.reload(self.ctx.settings.page_load_timeout_s)
+
+    def stop(self) -> None:
+        self._end_run()
+
+    def poll(self) -> EndReason | None:
+        if self.stack is None or self.stack.browser is None or self.capture is None:
+            return None
+        browser = self.stack.browser
+        browser.pump()
+        self._raise_if_broken()
+        self._report(self.capture.check(self.ctx.settings.stall_timeout_s))
+        if browser.signals.stop_requested:
+            return EndReason("the page called window.stopRecord()")
+        return None
+
+    def max_duration_s(self) -> float | None:
+        return float(self.spec.MaxDurationLimit) or None
+
+    # ---- finalize --------------------------------------------------------------------
+
+    def transcode(self, segments: list[Path], out_dir: Path) -> list[Path]:
+        video = self.spec.video
+        stop_time = int(self.ctx.record.times.get("stop_time") or time.time())
+        name = output.file_name(self.spec.cos.TargetName, stop_time, video.Muxer)
+        seconds = self.ctx.settings.segment_seconds
+        return output.package(segments, out_dir, name, video, seconds)
+
+    def destination(self) -> Destination:
+        return output.destination(self.ctx.settings, self.spec.cos, self.ctx.task_id)
+
+    def callback_url(self) -> str | None:
+        return self.spec.CallbackURL
+
+    def close(self) -> None:
+        try:
+            self._end_run()
+        finally:
+            if self.stack is not None:
+                self.stack.close()
+                self.stack = None
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _open_page(self) -> Browser:
+        if self.stack is None:
+            home = self.ctx.work_dir / "browser"
+            self.stack = BrowserStack(self.frame, self.ctx.settings.chromium, home).start()
+            assert self.stack.browser is not None
+            self.stack.browser.open(self.spec.RecordURL, self.ctx.settings.page_load_timeout_s)
+        assert self.stack.browser is not None
+        return self.stack.browser
+
+    def _begin_run(self) -> None:
+        assert self.stack is not None and self.stack.display is not None
+        assert self.stack.audio is not None
+        settings = self.ctx.settings
+        run = self.ctx.new_run()
+        progress = self.ctx.work_dir / f"{run.stem}.progress"
+        argv = builders.capture(
+            self.frame,
+            self.stack.display.name,
+            self.stack.audio.server,
+            run=run,
+            segment_seconds=settings.segment_seconds,
+            progress=progress,
+        )
+        self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
+
+    def _end_run(self) -> None:
+        if self.capture is None:
+            return
+        capture, self.capture = self.capture, None
+        try:
+            capture.stop()
+        finally:
+            last = capture.figures()
+            self._earlier_runs = _add(self._earlier_runs, last)
+            self._report(Figures())
+
+    def _raise_if_broken(self) -> None:
+        if self.stack is None:
+            return
+        broken = self.stack.failure()
+        if broken:
+            raise FarmFault(f"{broken}; what was recorded before is kept", BROWSER_CRASHED)
+
+    def _report(self, current: Figures) -> None:
+        total = _add(self._earlier_runs, current)
+        figures: dict[str, Any] = {"Frames": total.frames, "DroppedFrames": total.dup + total.drop}
+        self.ctx.report(**figures)
+
+
+def _add(a: Figures, b: Figures) -> Figures:
+    return Figures(a.frames + b.frames, a.dup + b.dup, a.drop + b.drop, a.out_time_s + b.out_time_s)

@@ -1,0 +1,64 @@
+"""The browser stack of one task, started in a fixed order and torn down in reverse:
+
+display (Xvfb) ─▶ audio sink (PulseAudio) ─▶ browser (Chromium) ─▶ page
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from workers.common.errors import FarmFault
+from workers.common.process import ProcessFailed
+from workers.panorama.browser import BROWSER_CRASHED, Browser
+from workers.panorama.builders import Frame
+from workers.panorama.display import AudioSink, Display
+
+log = logging.getLogger(__name__)
+
+
+class BrowserStack:
+    def __init__(self, frame: Frame, chromium: str, home: Path) -> None:
+        self.frame = frame
+        self.chromium = chromium
+        self.home = home
+        self.display: Display | None = None
+        self.audio: AudioSink | None = None
+        self.browser: Browser | None = None
+
+    def start(self) -> BrowserStack:
+        try:
+            self.display = Display(self.frame).start()
+            self.audio = AudioSink().start()
+        except ProcessFailed as exc:
+            self.close()
+            raise FarmFault(f"browser stack did not start: {exc}", BROWSER_CRASHED) from exc
+        try:
+            self.browser = Browser(
+                self.chromium, self.frame, self.display.name, self.audio.server, self.home
+            ).launch()
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def failure(self) -> str:
+        """Why the stack cannot be recorded any more, or ''."""
+        if self.browser is not None and self.browser.signals.crashed:
+            return f"Chromium: {self.browser.signals.crashed}"
+        if self.display is not None and not self.display.alive:
+            return str(self.display.proc.failure("the X display (Xvfb) died"))
+        if self.audio is not None and not self.audio.alive:
+            return str(self.audio.proc.failure("the audio sink (PulseAudio) died"))
+        return ""
+
+    def close(self) -> None:
+        """Reverse order; every step runs even when an earlier one fails."""
+        for part in (self.browser, self.audio, self.display):
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception:
+                log.exception("panorama: closing %s failed", type(part).__name__)
+        self.browser = self.audio = self.display = None
