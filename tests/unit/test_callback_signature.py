@@ -28,6 +28,7 @@ def test_backoff_doubles_and_stops_at_the_window():
         "http://127.0.0.1:9/hook",
         {"a": 1},
         secret="",
+        allowlist=["127.0.0.0/8"],
         policy=RetryPolicy(window_s=30, first_backoff_s=1, max_backoff_s=8, timeout_s=1),
         record_attempt=attempts.append,
         sleep=sleeps.append,
@@ -37,3 +38,17 @@ def test_backoff_doubles_and_stops_at_the_window():
     assert sleeps == [1, 2, 4, 8, 8]  # 23 s; one more 8 s wait would pass the 30 s window
     assert delivery.attempts == len(attempts) == len(sleeps) + 1
     assert all(not a["Ok"] and a["Error"] for a in attempts)
+
+
+def test_a_callback_to_an_internal_address_is_refused_without_retrying():
+    attempts: list[dict] = []
+    delivery = deliver(
+        "http://169.254.169.254/hook",
+        {"a": 1},
+        secret="",
+        policy=RetryPolicy(window_s=30),
+        record_attempt=attempts.append,
+        sleep=lambda s: None,
+    )
+    assert not delivery.ok and delivery.attempts == 1
+    assert "cloud metadata" in delivery.last_error

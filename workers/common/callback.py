@@ -12,11 +12,13 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from workers.common import urlpolicy
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ def deliver(
     policy: RetryPolicy,
     record_attempt: Callable[[dict[str, Any]], None],
     should_stop: Callable[[], bool] = lambda: False,
+    allowlist: Sequence[str] = (),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
@@ -64,7 +67,18 @@ def deliver(
             headers["X-Capstan-Signature"] = signature(secret, body, int(time.time()))
         started = time.time()
         try:
-            response = requests.post(url, data=body, headers=headers, timeout=policy.timeout_s)
+            urlpolicy.check(url, allowlist)
+        except urlpolicy.UrlRefused as exc:
+            last_error = f"CallbackURL {exc}"
+            record_attempt(
+                {"Attempt": attempt, "Time": int(started), "Ok": False, "Error": last_error}
+            )
+            return Delivery(False, attempt, last_error)  # no retry changes a policy answer
+        try:
+            # No redirects: a 3xx could point the POST at an internal address.
+            response = requests.post(
+                url, data=body, headers=headers, timeout=policy.timeout_s, allow_redirects=False
+            )
             ok = 200 <= response.status_code < 300
             last_error = "" if ok else f"HTTP {response.status_code}"
         except requests.Timeout:

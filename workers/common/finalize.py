@@ -107,6 +107,7 @@ class Finalizer:
             self.session.callback_body(body, files),
             secret=settings.callback_secret,
             policy=policy,
+            allowlist=settings.url_allowlist,
             record_attempt=lambda a: self.ctx.store.add_callback_attempt(self.ctx.task_id, a),
             should_stop=self.keeper.lost.is_set,
         )

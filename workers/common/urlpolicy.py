@@ -1,0 +1,77 @@
+"""URL policy: the farm fetches from and sends to public addresses only.
+
+Every URL a task makes the farm reach (RecordURL and the page's own requests, CallbackURL,
+videoSrc) must use an allowed scheme and must not resolve to a loopback, private,
+link-local, multicast, reserved or cloud-metadata address, unless that address is in
+``CAPSTAN_URL_ALLOWLIST`` (the local stack and the tests allow 127.0.0.0/8).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+WEB = frozenset({"http", "https"})
+MEDIA = frozenset({"http", "https", "rtmp", "rtmps"})
+
+_METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
+
+
+class UrlRefused(ValueError):
+    """The URL may not be reached; the message says why and what to change."""
+
+
+def check(url: str, allowlist: Iterable[str], schemes: frozenset[str] = WEB) -> None:
+    """Raise UrlRefused unless ``url`` is allowed; resolves its host (DNS) to decide."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in schemes:
+        raise UrlRefused(f"must be a {'/'.join(sorted(schemes))} URL, not {parts.scheme or 'none'}")
+    host = parts.hostname
+    if not host:
+        raise UrlRefused("has no host")
+    networks = _networks(tuple(allowlist))
+    for address in resolve(host):
+        reason = forbidden(address)
+        if reason and not any(address in net for net in networks):
+            raise UrlRefused(
+                f"resolves to {address}, a {reason} address the farm does not reach "
+                "(allow it with CAPSTAN_URL_ALLOWLIST)"
+            )
+
+
+def forbidden(address: Address) -> str | None:
+    """Why a farm must not reach this address by default, or None."""
+    if address in _METADATA:
+        return "cloud metadata"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast or address.is_reserved or address.is_unspecified:
+        return "reserved"
+    if address.is_private:
+        return "private"
+    return None
+
+
+def resolve(host: str) -> list[Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise UrlRefused(f"host {host} does not resolve ({exc.strerror})") from exc
+    return sorted({ipaddress.ip_address(info[4][0]) for info in infos}, key=str)
+
+
+@lru_cache(maxsize=8)
+def _networks(allowlist: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in allowlist)
