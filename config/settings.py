@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     page_load_timeout_s: float = 30.0
     max_idle_s: float = 300.0
     stall_timeout_s: float = 30.0
+    # pusher: files a videoSrc may name by a relative path (default: data_dir/media).
+    media_dir: Path | None = None
+    # pusher: how long a push may take to start flowing (probe, connect, first packets).
+    push_start_timeout_s: float = 20.0
+    # pusher: how long a push's resume position (redis: true) is kept after its last write.
+    push_progress_ttl_s: int = 30 * 24 * 3600
     # Recorder: a pull that reads nothing for this long ends (the user left the room);
     # while the user is away, the pull is retried with a backoff capped at retry_max.
     recorder_rw_timeout_s: float = Field(default=3.0, gt=0)
@@ -161,6 +167,10 @@ class Settings(BaseSettings):
     @property
     def segments_dir(self) -> Path:
         return self.data_dir / "segments"
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
 
     @property
     def output_dir(self) -> Path:
