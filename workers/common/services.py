@@ -45,7 +45,7 @@ REGISTRY: dict[str, Service] = {
         Status.RECORDING,
         _COMMON | {Action.REFRESH},
         "workers.common.specs.panorama:PanoramaStart",
-        available=False,
+        available=True,
     ),
     "recorder": Service(
         "recorder",

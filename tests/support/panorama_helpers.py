@@ -1,0 +1,102 @@
+"""The panorama tests as a user sees them: test pages served from localhost, the API.
+
+The test pages (tests/pages/colour.html) show a known colour and a frame counter and
+play a known tone; query parameters pick them (see the page's header).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from config.settings import Settings
+
+PAGES = Path(__file__).resolve().parents[1] / "pages"
+
+RED = (255, 0, 0)
+BLUE = (0, 0, 255)
+GREEN = (0, 255, 0)
+
+
+def page_url(base: str, **params: Any) -> str:
+    """The colour page with its parameters: bg="ff0000", tone=440, start=ms, stop=ms..."""
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return f"{base.rstrip('/')}/colour.html" + (f"?{query}" if query else "")
+
+
+def close_to(rgb: tuple[float, float, float], want: tuple[int, int, int], tol: float = 40) -> bool:
+    """A frame's average colour is the page's colour (the counter's few pixels aside)."""
+    return all(abs(a - b) <= tol for a, b in zip(rgb, want, strict=True))
+
+
+class PanoramaApi:
+    """/v1/panorama through the dispatcher (a Flask test client)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = self.client.post("/v1/panorama", json=body)
+        return response.status_code, response.get_json()
+
+    def start(self, **data: Any) -> str:
+        status, answer = self.post({"Action": "Start", "Data": data})
+        assert status == 200, answer
+        return str(answer["TaskID"])
+
+    def act(self, action: str, task_id: str) -> dict[str, Any]:
+        status, answer = self.post({"Action": action, "Data": {"TaskID": task_id}})
+        assert status == 200, answer
+        return answer
+
+    def describe(self, task_id: str) -> dict[str, Any]:
+        return self.act("Describe", task_id)
+
+    def wait_status(self, task_id: str, *statuses: str, timeout: float = 40.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self.describe(task_id)
+            if body["Status"] in statuses:
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
+            time.sleep(0.1)
+
+    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        return self.wait_status(task_id, "finished", timeout=timeout)
+
+    def recorded_s(self, task_id: str) -> float:
+        return float(self.describe(task_id).get("Progress", {}).get("RecordedSeconds", 0))
+
+
+def local_file(settings: Settings, file_url: str) -> Path:
+    """The default (local) output's file behind a FileURL of /files/<key>."""
+    key = unquote(file_url.split("/files/", 1)[1])
+    return settings.output_dir / key
+
+
+def chromium_pids(task_id: str) -> list[int]:
+    """The task's Chromium browser process(es): their command line names its profile."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"--user-data-dir=" in arg and task_id.encode() in arg for arg in cmdline) and not any(
+            arg.startswith(b"--type=") for arg in cmdline
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+def kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
