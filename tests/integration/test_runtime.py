@@ -265,3 +265,27 @@ def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
     names = [s["name"] for s in store.segments(task_id)]
     assert names == sorted(names) and names[-1].startswith("e0002")
     assert store.r.exists(sub_key(task_id, "lease")) == 0
+
+
+def test_a_redis_restart_during_a_recording_loses_nothing(
+    store, capstan_env, redis_server, monkeypatch
+):
+    """Redis (AOF) restarts mid-recording: the worker rides it out, ffmpeg keeps writing to
+    disk, the segments are shipped once Redis is back, and the file has all of it."""
+    monkeypatch.setenv("CAPSTAN_LEASE_TTL_S", "15")  # the restart must not look like a death
+    from config.settings import reset_settings
+
+    reset_settings()
+    task_id = create(store)
+    worker = Worker(store, task_id)
+    started = wait_status(store, task_id, Status.RECORDING)
+    time.sleep(3)
+    redis_server.restart()
+    time.sleep(4)
+    store.control(task_id, SERVICE, Action.STOP, Status.RECORDING)
+    recorded = time.monotonic() - started
+
+    assert worker.join() == "finished"
+    (video,) = store.get(task_id).result["Videos"]
+    duration = media.probe(local_file(capstan_env, video["FileURL"]))["duration"]
+    assert duration == pytest.approx(recorded, abs=1.5)

@@ -7,15 +7,18 @@ A pool's Celery task is one line: ``run_task(task_id, TheSession)``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from config.settings import get_settings
 from workers.common import crypto
 from workers.common.drain import draining
-from workers.common.errors import CapstanError, TaskFailure
+from workers.common.errors import CapstanError, FarmFault, ServiceUnavailable, TaskFailure
 from workers.common.finalize import Finalizer
 from workers.common.lease import LeaseKeeper
 from workers.common.segments import Fenced, SegmentShipper
@@ -24,11 +27,17 @@ from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.base import rebuild
 from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
 from workers.common.storage import intermediate
-from workers.common.store import TaskRecord, TaskStore, default_store, now_s
+from workers.common.store import Command, TaskRecord, TaskStore, default_store, now_s
 
 log = logging.getLogger(__name__)
 
 CANCELED = EndReason("canceled before it started")
+
+
+def free_disk_mb(path: Path) -> int:
+    path.mkdir(parents=True, exist_ok=True)
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize // (1024 * 1024)
 
 
 class HandedBack(Exception):
@@ -136,6 +145,9 @@ class TaskRunner:
 
     def _begin(self) -> bool:
         """Wait for ManualStart if asked, start, and move normal -> capturing."""
+        free_mb = free_disk_mb(self.ctx.work_dir)
+        if free_mb < self.settings.min_free_disk_mb:
+            raise FarmFault(f"the worker's disk is full ({free_mb} MB free)", "DiskFull")
         while not self.session.wait_for_start():
             self._check_ownership()
             command = self.store.next_command(self.record.task_id, self.settings.control_poll_s)
@@ -164,16 +176,38 @@ class TaskRunner:
             self._check_ownership(drain=True)
             if limit and captured >= limit:
                 return EndReason(f"MaxDurationLimit of {limit:.0f}s reached")
-            command = self.store.next_command(self.record.task_id, self.settings.control_poll_s)
+            command = self._next_command()
             if command is not None:
                 if command.action is Action.STOP:
                     return EndReason("stopped")
                 paused = self._apply(command.action, paused)
             if not paused:
-                reason = self.session.poll()
+                reason = self.session.poll() or self._disk_reason()
                 if reason is not None:
                     return reason
+            self._ship()
+
+    def _next_command(self) -> Command | None:
+        """The next control command; while Redis is away, media keeps flowing to disk."""
+        try:
+            return self.store.next_command(self.record.task_id, self.settings.control_poll_s)
+        except ServiceUnavailable:
+            log.warning("task %s: task store unreachable, recording on", self.record.task_id)
+            time.sleep(self.settings.control_poll_s)
+            return None
+
+    def _ship(self) -> None:
+        # While Redis is away the segments stay on disk; they are shipped once it is back.
+        with contextlib.suppress(ServiceUnavailable):
             self.shipper.ship_new()
+
+    def _disk_reason(self) -> EndReason | None:
+        """End (keeping what was recorded) before a full disk corrupts the segments."""
+        free_mb = free_disk_mb(self.ctx.work_dir)
+        if free_mb >= self.settings.min_free_disk_mb:
+            return None
+        message = f"the worker's disk is almost full ({free_mb} MB free): recording ended early"
+        return EndReason("disk full", "DiskFull", message)
 
     def _apply(self, action: Action, paused: bool) -> bool:
         try:
