@@ -2,9 +2,10 @@
 
     gunicorn -c dispatcher/gunicorn_conf.py 'dispatcher.app:create_app()'
 
-Sized for a small (2-core) machine: a request is ~1 ms of Python and one or two Redis
-round trips, so a few processes with a few threads each keep both cores busy while some
-threads wait on Redis. CAPSTAN_* settings choose the address; GUNICORN_CMD_ARGS (gunicorn's
+Sized for a small (2-core) machine: a request is 0.5-1.2 ms of Python and one or two Redis
+round trips; cores + 1 processes with 2 threads each keep both cores busy while a thread
+waits on Redis (measured with bench/dispatcher.py: more threads only add GIL contention
+and tail latency). CAPSTAN_* settings choose the address; GUNICORN_CMD_ARGS (gunicorn's
 own) can still override workers/threads for bigger machines.
 """
 
@@ -20,9 +21,9 @@ _settings = get_settings()
 _cores = os.cpu_count() or 2
 
 bind = f"{_settings.host}:{_settings.port}"
-workers = _cores * 2
+workers = _cores + 1
 worker_class = "gthread"
-threads = 4
+threads = 2
 keepalive = 30
 timeout = 30
 graceful_timeout = 20
