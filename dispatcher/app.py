@@ -17,6 +17,7 @@ from dispatcher.responses import register_error_handlers
 from dispatcher.routes.actions import bp as actions_bp
 from dispatcher.routes.ops import bp as ops_bp
 from dispatcher.routes.tasks import bp as tasks_bp
+from dispatcher.ui_routes import bp as ui_bp
 from workers.common.store import TaskStore
 
 
@@ -43,7 +44,7 @@ def create_app(
     app.after_request(metrics.finished)
     app.after_request(_request_id_headers)
     register_error_handlers(app)
-    for blueprint in (actions_bp, tasks_bp, ops_bp, files_bp):
+    for blueprint in (actions_bp, tasks_bp, ops_bp, files_bp, ui_bp):
         app.register_blueprint(blueprint)
     return app
 

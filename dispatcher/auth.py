@@ -1,7 +1,8 @@
 """Request signing at the edge (DESIGN section 3, scheme in workers.common.signing).
 
 With ``settings.app_keys`` empty the dispatcher is open (the loopback default; Settings
-refuses a non-loopback host without keys). Probes, metrics and files are never signed."""
+refuses a non-loopback host without keys). Probes, metrics, files and the task page
+are never signed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from flask import request
 from dispatcher.farm import farm
 from workers.common.signing import verify
 
-UNSIGNED_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.prometheus", "files.output_file"})
+UNSIGNED_ENDPOINTS = frozenset(
+    {"ops.healthz", "ops.readyz", "ops.prometheus", "files.output_file", "ui.page"}
+)
 
 
 def check_signature() -> None:

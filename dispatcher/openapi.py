@@ -193,6 +193,27 @@ def _paths() -> dict[str, Any]:
     paths["/readyz"] = _plain("readyz", "Readiness: 200 when Redis answers, else 503")
     paths["/metrics"] = _plain("metrics", "Prometheus metrics", "text/plain")
     paths["/openapi.json"] = _plain("openapi", "This document")
+    paths["/ui"] = {
+        "get": {
+            "operationId": "taskPageRedirect",
+            "summary": "Redirects to /ui/",
+            "responses": {"308": {"description": "to /ui/"}},
+        }
+    }
+    paths["/ui/"] = _plain("taskPage", "The task page (HTML)", "text/html")
+    paths["/ui/{name}"] = {
+        "get": {
+            "operationId": "taskPageFile",
+            "summary": "The task page's script and style (app.js, style.css)",
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "the file", "content": {"*/*": {}}},
+                **_errors(404),
+            },
+        }
+    }
     paths["/files/{path}"] = {
         "get": {
             "operationId": "getFile",
