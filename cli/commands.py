@@ -70,7 +70,7 @@ class Output:
 
 
 def panorama_data(args: argparse.Namespace) -> dict[str, Any]:
-    data: dict[str, Any] = {"RecordURL": args.url}
+    data: dict[str, Any] = {"RecordURL": args.record_url}
     if args.size:
         data["Width"], data["Height"] = args.size
     if args.max_duration is not None:

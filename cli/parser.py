@@ -89,7 +89,7 @@ def _start_options(service: str, cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--wait", action="store_true", help="then watch it until it ends")
     cmd.add_argument("--interval", type=float, default=1.0, help="seconds between polls (--wait)")
     if service == "panorama":
-        cmd.add_argument("url", metavar="URL", help="the page to record")
+        cmd.add_argument("record_url", metavar="URL", help="the page to record")
         cmd.add_argument("--size", type=size, help="WIDTHxHEIGHT (default 1280x720)")
         cmd.add_argument("--hls", action="store_true", help="HLS instead of MP4")
         cmd.add_argument("--max-duration", type=int, metavar="SECONDS")
