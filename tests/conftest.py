@@ -7,6 +7,7 @@ A missing tool skips a test on a laptop and fails it under CI=true (see require(
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,9 +26,14 @@ from tests.support.tools import free_port, require
 # built at import time already points at the test Redis (and never at a developer's).
 TEST_REDIS_PORT = free_port()
 os.environ["CAPSTAN_REDIS_URL"] = f"redis://127.0.0.1:{TEST_REDIS_PORT}"
-os.environ["CAPSTAN_DATA_DIR"] = tempfile.mkdtemp(prefix="capstan-test-data-")
+SESSION_DATA_DIR = tempfile.mkdtemp(prefix="capstan-test-data-")
+os.environ["CAPSTAN_DATA_DIR"] = SESSION_DATA_DIR
 
 FAILED = pytest.StashKey[bool]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(SESSION_DATA_DIR, ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True)
