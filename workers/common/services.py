@@ -59,7 +59,7 @@ REGISTRY: dict[str, Service] = {
         Status.PUSHING,
         _COMMON,
         "workers.common.specs.pusher:PusherStart",
-        available=False,
+        available=True,
     ),
 }
 assert tuple(sorted(REGISTRY)) == tuple(sorted(SERVICES))

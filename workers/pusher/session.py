@@ -1,0 +1,349 @@
+"""The pusher's session: publish videoSrc into the room in real time, from where it left off.
+
+    start ─▶ probe the source ─▶ run ffmpeg (copy H.264/AAC, else encode) ─▶ flowing
+    poll  ─▶ position to Describe and (redis: true) to Redis; end of file ─▶ loop or finish
+    pause ─▶ stop the run, keep the position; resume ─▶ a new run from that position
+
+A run that dies or stalls is retried from its position; a source gone for MaxIdleTime
+ends the task (SourceUnavailable for a file, SourceLost for a live stream). A room that
+refuses the publish ends it at once (PublishRefused).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from workers.common import rooms
+from workers.common.errors import UserFault
+from workers.common.session import EndReason, Session, TaskContext
+from workers.common.specs.pusher import PusherStart
+from workers.common.states import Status
+from workers.pusher import builders
+from workers.pusher.progress import ProgressStore, progress_store
+from workers.pusher.push import Failure, PushRun, failure_of
+from workers.pusher.source import (
+    SOURCE_UNAVAILABLE,
+    SourceFacts,
+    keyframe_at,
+    probe_source,
+    source_of,
+)
+from workers.pusher.timeline import Passes, RunPlan
+
+log = logging.getLogger(__name__)
+
+PUBLISH_REFUSED = "PublishRefused"
+SOURCE_LOST = "SourceLost"
+END_TOLERANCE_S = 1.5  # a clean exit this close to the end is the end of the file
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0
+
+
+class PusherSession(Session[PusherStart]):
+    spec_model = PusherStart
+    produces_media = False
+
+    def __init__(self, ctx: TaskContext[PusherStart]) -> None:
+        super().__init__(ctx)
+        spec, settings = ctx.spec, ctx.settings
+        self.source = source_of(spec.videoSrc, settings)
+        self.user_sig = spec.userSig.get_secret_value()
+        self.room_url = rooms.push_url(
+            settings, int(spec.sdkAppId), spec.roomId, spec.userId, self.user_sig
+        )
+        self.saved: ProgressStore | None = None
+        if spec.redis and not self.source.live:
+            self.saved = progress_store(spec, settings)
+        self.facts: SourceFacts | None = None
+        self.passes = Passes(0 if self.source.live else spec.Loop)
+        self.position_s = 0.0  # where the next run starts (files)
+        self.pushed_s = 0.0  # media seconds published by finished runs (live)
+        self.run: PushRun | None = None
+        self.plan = RunPlan(0.0, 0, None)
+        self.opened = ""  # the URL the current run reads (maybe a signed link)
+        self.ever_flowed = False
+        self.outage_since: float | None = None
+        self.next_try = 0.0
+        self.retry_s = RETRY_FIRST_S
+        self.last_problem = ""
+        self.last_side = ""  # which side failed last: "room", "source" or ""
+        self.finished = False
+
+    # ---- the contract ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._prepare()
+        if self.source.live and self.facts is None:
+            self._outage("the live source is not there yet")
+            return
+        self._launch_and_wait()
+
+    def pause(self) -> None:
+        self._end_run()
+        self._save()
+
+    def resume(self) -> None:
+        if self.facts is None and not self.source.live:
+            self._prepare()
+        self.outage_since = None
+        self._launch_and_wait()
+
+    def stop(self) -> None:
+        self._end_run()
+        if not self.finished:
+            self._save()
+
+    def poll(self) -> EndReason | None:
+        run = self.run
+        if run is None:
+            return self._while_out()
+        if run.alive:
+            self._watch(run)
+            return None
+        return self._after_exit(run)
+
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.stop()
+            self.run = None
+
+    # ---- preparing and launching -----------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Read the source's facts and decide where to start."""
+        timeout = self.ctx.settings.push_start_timeout_s
+        try:
+            self.facts = probe_source(self.source, timeout)
+        except UserFault:
+            if not self.source.live:
+                raise
+            self.facts = None  # a live stream may come later: poll() keeps trying
+        if not self.source.live:
+            self.position_s = self._first_position()
+
+    def _first_position(self) -> float:
+        assert self.facts is not None
+        duration = self.facts.duration_s
+        spec = self.ctx.spec
+        own = self.ctx.record.progress
+        if self.ctx.record.status is not Status.NORMAL and "Position" in own:
+            # A takeover of this very task: carry on where the last worker was.
+            self.passes.done = int(float(own.get("Passes", "0") or 0))
+            position = float(own["Position"])
+        else:
+            stored = self.saved.load() if self.saved is not None else None
+            position = stored if stored is not None else float(spec.SeekSecond)
+            if stored is None and duration and position >= duration:
+                raise UserFault(
+                    f"SeekSecond {spec.SeekSecond:g} is beyond the end of videoSrc "
+                    f"({duration:.1f}s)",
+                    code="InvalidParam",
+                )
+        if duration and position >= duration - END_TOLERANCE_S:
+            position = 0.0  # a stored position at the very end: start over
+        return position
+
+    def _launch(self) -> None:
+        assert self.facts is not None
+        duration = self.facts.duration_s
+        start = 0.0 if self.source.live else self.position_s
+        extra = 0 if self.source.live else self.passes.extra_for_run(start)
+        self.opened = self.source.url()
+        base = start
+        if start > 0 and self.facts.plan.copy_video:
+            # Stream copy starts at the keyframe before the seek point: count from there.
+            timeout = self.ctx.settings.push_start_timeout_s
+            found = keyframe_at(self.source, self.opened, start, timeout)
+            base = found if found is not None else start
+        self.plan = RunPlan(base, extra, duration)
+        source = builders.PushInput(self.opened, self.source.live, start, extra)
+        argv = builders.push_argv(self.ctx.settings.ffmpeg, source, self.facts.plan, self.room_url)
+        self.run = PushRun(f"push-{self.ctx.task_id[:8]}", argv).start()
+        log.info(
+            "task %s: pushing %s from %.2fs (%s) to %s",
+            self.ctx.task_id,
+            self.source.shown,
+            base,
+            "copy" if self.facts.plan.copies_all else "encode",
+            rooms.redact(self.room_url, self.user_sig),
+        )
+
+    def _launch_and_wait(self) -> None:
+        """Start a run and wait until media flows; a refusal or unreadable source raises."""
+        self._launch()
+        run = self.run
+        assert run is not None
+        if run.wait_flowing(self.ctx.settings.push_start_timeout_s):
+            self._flowing()
+            return
+        failure = self._failure(run)
+        self._end_run()
+        if failure.side == "room":
+            raise self._refused(failure)
+        if self.source.live:
+            self._outage(failure.message)
+            return
+        raise UserFault(
+            f"videoSrc {self.source.shown} could not be pushed: {failure.message}",
+            code=SOURCE_UNAVAILABLE,
+        )
+
+    # ---- while running ---------------------------------------------------------------
+
+    def _watch(self, run: PushRun) -> None:
+        if run.flowing and self.outage_since is not None:
+            self._flowing()
+        stall = min(self.ctx.settings.stall_timeout_s, float(self.ctx.spec.MaxIdleTime))
+        if run.stalled_for_s > stall:
+            log.warning("task %s: push stalled for %.0fs, restarting", self.ctx.task_id, stall)
+            self._end_run()
+            self._outage(f"nothing was pushed for {stall:.0f}s")
+            return
+        self._report(run)
+        self._save()
+
+    def _after_exit(self, run: PushRun) -> EndReason | None:
+        if not self.source.live and run.reached_end and self._at_end(run):
+            self._end_run()
+            return self._end_of_pass()
+        failure = self._failure(run)
+        self._end_run()
+        if failure.side == "room" and not run.flowing and not self.ever_flowed:
+            raise self._refused(failure)
+        log.warning("task %s: push ended early: %s", self.ctx.task_id, failure.message)
+        self.last_side = failure.side
+        self._outage(failure.message)
+        return None
+
+    def _at_end(self, run: PushRun) -> bool:
+        plan = self.plan
+        if not plan.duration_s or plan.extra_passes < 0:
+            return plan.extra_passes >= 0
+        expected = plan.duration_s - plan.base_s + plan.extra_passes * plan.duration_s
+        return run.out_time_s >= expected - END_TOLERANCE_S
+
+    def _end_of_pass(self) -> EndReason | None:
+        """The run played to the end of the file: loop, or the push is done."""
+        self.position_s = 0.0
+        if not self.passes.finished:
+            self._launch_and_wait()
+            return None
+        self.finished = True
+        if self.saved is not None:
+            self.saved.clear()
+        duration = self.facts.duration_s if self.facts is not None else None
+        self._report_position(duration or self.position_s, final=True)
+        return EndReason("videoSrc pushed to the end")
+
+    def _while_out(self) -> EndReason | None:
+        """No run: the source (or the room) went away; retry until MaxIdleTime."""
+        now = time.monotonic()
+        since = self.outage_since if self.outage_since is not None else now
+        idle_limit = float(self.ctx.spec.MaxIdleTime)
+        if now - since > idle_limit:
+            return self._gone(idle_limit)
+        if now < self.next_try:
+            return None
+        self.next_try = now + self.retry_s
+        self.retry_s = min(self.retry_s * 2, RETRY_MAX_S)
+        if self.facts is None or self.source.live:
+            try:
+                self.facts = probe_source(self.source, min(10.0, idle_limit))
+            except UserFault as exc:
+                self.last_problem, self.last_side = exc.message, "source"
+                return None
+        self._launch()
+        return None
+
+    def _gone(self, idle_limit: float) -> EndReason:
+        problem = self.last_problem
+        detail = f": {problem}" if problem else ""
+        if self.last_side == "room":
+            raise self._refused(Failure("room", f"no publish for {idle_limit:.0f}s{detail}"))
+        if self.source.live:
+            return EndReason(
+                "live source gone",
+                error_code=SOURCE_LOST,
+                error_message=(
+                    f"the live source {self.source.shown} was gone for more than "
+                    f"{idle_limit:.0f}s (MaxIdleTime){detail}"
+                ),
+            )
+        raise UserFault(
+            f"videoSrc {self.source.shown} could not be read for {idle_limit:.0f}s{detail}",
+            code=SOURCE_UNAVAILABLE,
+        )
+
+    # ---- bookkeeping -----------------------------------------------------------------
+
+    def _flowing(self) -> None:
+        self.ever_flowed = True
+        self.outage_since = None
+        self.retry_s = RETRY_FIRST_S
+        self.last_problem = ""
+
+    def _outage(self, problem: str) -> None:
+        if self.outage_since is None:
+            self.outage_since = time.monotonic()
+            self.next_try = self.outage_since + self.retry_s
+        self.last_problem = problem
+
+    def _end_run(self) -> None:
+        """Stop the current run (if any) and fold what it published into the position."""
+        run = self.run
+        if run is None:
+            return
+        run.stop()
+        self.run = None
+        if self.source.live:
+            self.pushed_s += run.out_time_s
+        else:
+            spot = self.plan.spot(run.out_time_s)
+            self.position_s = spot.position_s
+            self.passes.done += spot.passes_done
+            duration = self.plan.duration_s
+            if duration and self.position_s >= duration - 0.05:
+                self.position_s = 0.0
+        self._report_position(self.position_s if not self.source.live else self.pushed_s)
+
+    def _failure(self, run: PushRun) -> Failure:
+        failure = failure_of(run, self.opened, self.room_url)
+        message = self.source.hide(failure.message, self.opened)
+        message = message.replace(self.room_url, rooms.redact(self.room_url, self.user_sig))
+        return Failure(failure.side, rooms.redact(message, self.user_sig))
+
+    def _refused(self, failure: Failure) -> UserFault:
+        room = rooms.redact(self.room_url, self.user_sig)
+        return UserFault(
+            f"the room refused the publish to {room}: {failure.message}", code=PUBLISH_REFUSED
+        )
+
+    def _current(self, run: PushRun) -> float:
+        if self.source.live:
+            return self.pushed_s + run.out_time_s
+        return self.plan.spot(run.out_time_s).position_s
+
+    def _report(self, run: PushRun) -> None:
+        self._report_position(self._current(run))
+
+    def _report_position(self, position_s: float, final: bool = False) -> None:
+        figures: dict[str, Any] = {"Position": round(position_s, 2)}
+        duration = self.facts.duration_s if self.facts is not None else None
+        if duration and not self.source.live:
+            figures["Duration"] = round(duration, 2)
+            figures["Percent"] = round(min(100.0, 100.0 * position_s / duration), 1)
+            passes = self.passes.done
+            if self.run is not None:
+                passes += self.plan.spot(self.run.out_time_s).passes_done
+            figures["Passes"] = passes
+        if final:
+            figures["Percent"] = 100.0
+        self.ctx.report(**figures)
+
+    def _save(self) -> None:
+        if self.saved is None or self.finished:
+            return
+        position = self._current(self.run) if self.run is not None else self.position_s
+        duration = self.facts.duration_s if self.facts is not None else None
+        self.saved.save(position, duration, self.ctx.task_id)
