@@ -17,7 +17,7 @@ def lavfi_publish_argv(
             "-re", "-f", "lavfi", "-i", f"sine=frequency={tone_hz}:sample_rate=48000"]  # fmt: skip
     if seconds is not None:
         argv += ["-t", f"{seconds}"]
-    argv += ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+    argv += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
              "-pix_fmt", "yuv420p", "-g", "50", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M",
              "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
              "-f", "flv", url]  # fmt: skip
