@@ -44,7 +44,7 @@ system-packages: ## apt-get install what is missing (root), or say the sudo comm
 
 venv: $(STAMP) ## the virtual environment with requirements-dev.txt
 
-$(PY):
+$(PY): | system-packages
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt requirements-dev.txt | $(PY)
