@@ -6,7 +6,10 @@ play a known tone; query parameters pick them (see the page's header).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -88,15 +91,48 @@ def chromium_pids(task_id: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(b"--user-data-dir=" in arg and task_id.encode() in arg for arg in cmdline) and not any(
-            arg.startswith(b"--type=") for arg in cmdline
-        ):
+        if any(
+            b"--user-data-dir=" in arg and task_id.encode() in arg for arg in cmdline
+        ) and not any(arg.startswith(b"--type=") for arg in cmdline):
             found.append(int(entry.name))
     return found
 
 
 def kill(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
+
+
+def region_rgb(
+    path: str | Path, t: float, x: int, y: int, w: int, h: int
+) -> tuple[float, float, float]:
+    """Average (R, G, B) of a rectangle of the frame at t seconds (edges: no scrollbar)."""
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{t}",
+            "-i", str(path), "-frames:v", "1", "-vf", f"crop={w}:{h}:{x}:{y}",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
+    data = subprocess.run(argv, capture_output=True, check=True, timeout=60).stdout
+    pixels = len(data) // 3
+    assert pixels, f"no frame at {t}s in {path}"
+    r, g, b = (sum(data[i::3]) / pixels for i in range(3))
+    return (r, g, b)
+
+
+def is_plain_mpegts(segment: Path) -> bool:
+    """An unencrypted MPEG-TS file has its sync byte every 188 bytes."""
+    data = segment.read_bytes()[: 188 * 4]
+    return len(data) >= 188 * 4 and all(data[i] == 0x47 for i in range(0, len(data), 188))
+
+
+def decrypt_hls(playlist: Path, key_hex: str, out: Path) -> Path:
+    """Play the HLS back as a player would, with the key it fetched from AuthUrl: the
+    playlist's key URI is pointed at a local key file, and ffmpeg remuxes it to MP4."""
+    key_file = playlist.parent / "playback.key"
+    key_file.write_bytes(bytes.fromhex(key_hex))
+    text = playlist.read_text()
+    local = playlist.with_name("playback.m3u8")
+    local.write_text(re.sub(r'URI="[^"]*"', f'URI="{key_file}"', text))
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+            "-allowed_extensions", "ALL", "-i", str(local),
+            "-c", "copy", "-y", str(out)]  # fmt: skip
+    subprocess.run(argv, capture_output=True, check=True, timeout=120)
+    return out

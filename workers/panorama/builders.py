@@ -95,6 +95,8 @@ def chromium_args(frame: Frame) -> list[str]:
         "--disable-sync",
         "--disable-translate",
         "--disable-features=Translate,MediaRouter,InfiniteSessionRestore",
+        # A public page may not reach private addresses behind the farm (URL policy).
+        "--enable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights",
         "--disable-infobars",
         "--disable-session-crashed-bubble",
         "--disable-dev-shm-usage",
@@ -128,7 +130,7 @@ def capture(
     args = [
         *ffmpeg.base(interactive=True),
         "-progress", str(progress),
-        "-stats_period", "1",
+        "-stats_period", "0.5",
         "-f", "x11grab",
         "-thread_queue_size", "512",
         "-draw_mouse", "0",

@@ -15,6 +15,7 @@ from workers.common.ffmpeg import SegmentRun
 from workers.common.process import ManagedProcess
 
 RECORD_FAILED = "RecordFailed"
+_TAIL_BYTES = 2048  # two progress blocks: the file grows all recording long, read its end
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class Figures:
 def read_progress(path: Path) -> Figures:
     """The last complete block of an ffmpeg -progress file (blocks end with progress=...)."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - _TAIL_BYTES))
+            text = file.read().decode("utf-8", "replace")
     except OSError:
         return Figures()
     end = text.rfind("progress=")
@@ -67,7 +70,7 @@ class CaptureRun:
         self._last_out_time = -1.0
 
     def start(self, timeout_s: float) -> CaptureRun:
-        """Start ffmpeg and return once it writes media (the first frame is encoded)."""
+        """Start ffmpeg and return once it has encoded its first frames."""
         self.proc.start()
         try:
             self.proc.wait_ready(self._writing, timeout_s=timeout_s)
@@ -78,7 +81,9 @@ class CaptureRun:
         return self
 
     def _writing(self) -> bool:
-        return any(p.stat().st_size > 0 for p in self.run.directory.glob(f"{self.run.stem}_*.ts"))
+        # The first progress block with a frame: segments themselves are written in
+        # buffered chunks, seconds after the first frame at a low bitrate.
+        return self.figures().frames > 0
 
     def figures(self) -> Figures:
         return read_progress(self.progress)

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workers.common import urlpolicy
 from workers.common.errors import FarmFault, UserFault
 from workers.common.session import Destination, EndReason, Session, TaskContext
 from workers.common.specs.panorama import PanoramaStart
 from workers.panorama import builders, output
-from workers.panorama.browser import BROWSER_CRASHED, Browser
+from workers.panorama.browser import BROWSER_CRASHED, PAGE_LOAD_FAILED, Browser
 from workers.panorama.builders import Frame
 from workers.panorama.capture import CaptureRun, Figures
 from workers.panorama.stack import BrowserStack
@@ -121,12 +122,19 @@ class PanoramaSession(Session[PanoramaStart]):
 
     def _open_page(self) -> Browser:
         if self.stack is None:
+            self._check_url()
             home = self.ctx.work_dir / "browser"
             self.stack = BrowserStack(self.frame, self.ctx.settings.chromium, home).start()
             assert self.stack.browser is not None
             self.stack.browser.open(self.spec.RecordURL, self.ctx.settings.page_load_timeout_s)
         assert self.stack.browser is not None
         return self.stack.browser
+
+    def _check_url(self) -> None:
+        try:
+            urlpolicy.check(self.spec.RecordURL, self.ctx.settings.url_allowlist)
+        except urlpolicy.UrlRefused as exc:
+            raise UserFault(f"RecordURL {self.spec.RecordURL} {exc}", PAGE_LOAD_FAILED) from exc
 
     def _begin_run(self) -> None:
         assert self.stack is not None and self.stack.display is not None
