@@ -78,10 +78,6 @@ class Layout:
     def nginx_dir(self) -> Path:
         return self.root / "run" / "nginx"
 
-    @property
-    def data_dir(self) -> Path:
-        return self.root
-
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
