@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from workers.common.process import ManagedProcess
 
 _PROGRESS_LINE = re.compile(r"^[a-z0-9_]+=\S*$")
+# "[rtmp @ 0x55d0c0a8e0] Server error: Already publishing": what the server said.
+_PROTOCOL = re.compile(r"^\[(?:rtmp|rtmps|tcp|tls|http|https) @ 0x[0-9a-f]+\] ")
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,16 @@ class PushRun:
 
 
 def failure_of(run: PushRun, source_url: str, room_url: str) -> Failure:
-    """Which side failed, from the last message naming either URL; ffmpeg prints
-    "<url>: <reason>" for the input or output it could not open or write."""
+    """Which side failed and why, from the last message naming either URL: ffmpeg prints
+    "<url>: <reason>" for an input or output it could not open or write, after the
+    protocol's own words ("[rtmp @ 0x..] Server error: Already publishing")."""
     lines = run.messages()
-    code = run.process.returncode
+    said = [_PROTOCOL.sub("", line) for line in lines if _PROTOCOL.match(line)]
     for line in reversed(lines):
-        if room_url in line:
-            return Failure("room", line)
-        if source_url in line:
-            return Failure("source", line)
+        for side, url in (("room", room_url), ("source", source_url)):
+            if url and url in line:
+                reason = line.split(url, 1)[1].lstrip(": ") or line
+                return Failure(side, "; ".join([*said[-2:], reason]))
+    code = run.process.returncode
     detail = " | ".join(lines[-3:]) or "no message"
     return Failure("", f"ffmpeg exited with code {code}: {detail}")

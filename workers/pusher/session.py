@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
 from workers.common import rooms
 from workers.common.errors import UserFault
@@ -311,7 +312,10 @@ class PusherSession(Session[PusherStart]):
         failure = failure_of(run, self.opened, self.room_url)
         message = self.source.hide(failure.message, self.opened)
         message = message.replace(self.room_url, rooms.redact(self.room_url, self.user_sig))
-        return Failure(failure.side, rooms.redact(message, self.user_sig))
+        # Not rooms.redact on the whole line: its usersig= rule would eat the reason too.
+        for secret in (self.user_sig, quote(self.user_sig, safe="")):
+            message = message.replace(secret, rooms.HIDDEN)
+        return Failure(failure.side, message)
 
     def _refused(self, failure: Failure) -> UserFault:
         room = rooms.redact(self.room_url, self.user_sig)

@@ -95,9 +95,11 @@ def probe_source(source: Source, timeout_s: float) -> SourceFacts:
             code=SOURCE_UNAVAILABLE,
         ) from None
     if done.returncode != 0:
-        why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no answer"]
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        why = lines[-1] if lines else f"ffprobe exited with code {done.returncode}"
+        why = why.split(f"{url}: ", 1)[-1]  # "<url>: Server returned 404 Not Found"
         raise UserFault(
-            f"videoSrc {source.shown} cannot be read: {source.hide(why[0], url)}",
+            f"videoSrc {source.shown} cannot be read: {source.hide(why, url)}",
             code=SOURCE_UNAVAILABLE,
         )
     return facts_of(json.loads(done.stdout or b"{}"), source)
