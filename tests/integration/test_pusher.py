@@ -215,8 +215,9 @@ def test_a_media_directory_file_loops(api, worker, rtmp_server, settings, media)
     settings.media_root.mkdir(parents=True, exist_ok=True)
     (settings.media_root / "short.mp4").write_bytes(media["short"].read_bytes())
 
-    # When it is pushed with Loop 1 (two passes)
-    task_id = api.start(pusher_request("short.mp4", "pusher_6", Loop=1))
+    # When it is pushed with Loop 1 (two passes), asked in the action envelope
+    envelope = {"Action": "Start", "Data": pusher_request("short.mp4", "pusher_6", Loop=1)}
+    task_id = api.start(envelope)
 
     # Then the subscriber sees the file twice over, and the task ends after the second pass
     rtmp_server.wait_published(stream_name("pusher_6"))

@@ -75,7 +75,7 @@ class PusherSession(Session[PusherStart]):
 
     def start(self) -> None:
         self._prepare()
-        if self.source.live and self.facts is None:
+        if self.facts is None:
             self._outage("the live source is not there yet")
             return
         self._launch_and_wait()
@@ -85,9 +85,10 @@ class PusherSession(Session[PusherStart]):
         self._save()
 
     def resume(self) -> None:
-        if self.facts is None and not self.source.live:
-            self._prepare()
         self.outage_since = None
+        if self.facts is None:  # a takeover while paused, or a live stream not there yet
+            self.start()
+            return
         self._launch_and_wait()
 
     def stop(self) -> None:
@@ -346,7 +347,7 @@ class PusherSession(Session[PusherStart]):
         self.ctx.report(**figures)
 
     def _save(self) -> None:
-        if self.saved is None or self.finished:
+        if self.saved is None or self.finished or not self.ever_flowed:
             return
         position = self._current(self.run) if self.run is not None else self.position_s
         duration = self.facts.duration_s if self.facts is not None else None
