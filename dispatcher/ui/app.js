@@ -214,7 +214,8 @@ function renderActions(task) {
 
 // MP4 plays everywhere. HLS plays where the browser plays it natively (Safari, and
 // Chromium builds with the built-in HLS player); an encrypted playlist's key is fetched by
-// the player itself from the playlist's key URL (AuthUrl). Elsewhere: the playlist link.
+// the player itself from the playlist's key URL (AuthUrl), which must answer CORS
+// (Access-Control-Allow-Origin), as for any web HLS player. Elsewhere: the playlist link.
 function renderPlayer(task) {
   const box = document.getElementById("player-box");
   const file = video(task);
@@ -225,6 +226,8 @@ function renderPlayer(task) {
   const hls = /\.m3u8(\?|$)/.test(url);
   const player = el("video", { id: "player", controls: "", preload: "metadata", src: url });
   player.muted = true;  // lets play() start without a click (autoplay policy)
+  // CORS mode for the farm's own files: a cross-origin key URL can then be read.
+  if (new URL(url, location.href).origin === location.origin) player.crossOrigin = "anonymous";
   if (hls && !player.canPlayType("application/vnd.apple.mpegurl")) {
     box.replaceChildren(el("p", { class: "note",
       text: "This browser cannot play HLS natively, and the page loads no external player: " }),

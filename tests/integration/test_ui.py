@@ -6,7 +6,9 @@ Screenshots are kept in test-artifacts/.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -80,13 +82,24 @@ def plays(page, timeout: float = 60_000) -> float:
     """Start the player (muted, so no click is needed) until its clock moves."""
     page.wait_for_selector("#player", timeout=timeout)
     page.evaluate("document.getElementById('player').play().catch(() => {})")
-    page.wait_for_function(
-        "() => { const v = document.getElementById('player');"
-        " if (v.paused && !v.ended) v.play().catch(() => {}); return v.currentTime > 0; }",
-        timeout=timeout,
-        polling=250,
-    )
+    try:
+        page.wait_for_function(
+            "() => { const v = document.getElementById('player');"
+            " if (v.paused && !v.ended) v.play().catch(() => {}); return v.currentTime > 0; }",
+            timeout=timeout,
+            polling=250,
+        )
+    except Exception as exc:
+        raise AssertionError(f"the player does not play: {player_state(page)}") from exc
     return float(page.evaluate("document.getElementById('player').currentTime"))
+
+
+def player_state(page) -> dict:
+    return page.evaluate(
+        "() => { const v = document.getElementById('player'); return {src: v.currentSrc,"
+        " error: v.error && [v.error.code, v.error.message], network: v.networkState,"
+        " ready: v.readyState, time: v.currentTime}; }"
+    )
 
 
 # ---- without a worker: the page, live updates, actions -------------------------------
@@ -202,14 +215,12 @@ def test_a_finished_mp4_plays_with_its_callback_attempts(
 
 
 def test_an_encrypted_hls_recording_plays_through_its_key_url(
-    recording_farm, ui, static_server, tmp_path
+    recording_farm, ui, static_server, request
 ):
     farm = recording_farm
     pages = static_server(PAGES)
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    (keys / "enc.key").write_bytes(bytes.fromhex(KEY_HEX))
-    key_server = static_server(keys)
+    key_server = CorsKeyServer(bytes.fromhex(KEY_HEX))
+    request.addfinalizer(key_server.close)
 
     # Given an AES-128 HLS recording whose key is served at its AuthUrl
     task_id = start(
@@ -218,14 +229,39 @@ def test_an_encrypted_hls_recording_plays_through_its_key_url(
         Width=480,
         Height=272,
         MaxDurationLimit=4,
-        Video={"Muxer": "hls", "EncryptKey": KEY_HEX, "AuthUrl": key_server.url_for("enc.key")},
+        Video={"Muxer": "hls", "EncryptKey": KEY_HEX, "AuthUrl": key_server.url},
     )
     ui.goto(f"{farm.url}/ui/")
     ui.click(f'#svc-panorama tr[data-task-id="{task_id}"]', timeout=15_000)
     wait_status(ui, task_id, "finished")
 
-    # Then the page's player plays the playlist, fetching the key from the key URL
+    # Then the page's player plays the playlist, fetching the key from the key URL (CORS)
     assert plays(ui) > 0
     assert ".m3u8" in ui.inner_text("#detail-facts")
-    assert key_server.url_for("enc.key") in ui.requested
+    assert key_server.url in ui.requested
     screenshot(ui, "ui-finished-hls.png")
+
+
+class CorsKeyServer:
+    """A key server as web HLS players need it: GET /enc.key with Access-Control-Allow-Origin."""
+
+    def __init__(self, key: bytes) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(key)))
+                self.end_headers()
+                self.wfile.write(key)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/enc.key"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
