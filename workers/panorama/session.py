@@ -172,7 +172,13 @@ class PanoramaSession(Session[PanoramaStart]):
 
     def _report(self, current: Figures) -> None:
         total = _add(self._earlier_runs, current)
-        figures: dict[str, Any] = {"Frames": total.frames, "DroppedFrames": total.dup + total.drop}
+        # ffmpeg's words: a duplicated frame fills a slot no fresh capture came for
+        # (the page's picture was late), a dropped one came too late to be used.
+        figures: dict[str, Any] = {
+            "Frames": total.frames,
+            "DuplicatedFrames": total.dup,
+            "DroppedFrames": total.drop,
+        }
         self.ctx.report(**figures)
 
 

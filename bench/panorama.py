@@ -1,0 +1,266 @@
+"""panorama figures for 720p30 recordings of a simple animated page (a frame counter,
+a colour, a WebAudio tone): CPU per recording, Start -> first frame, Stop -> finished,
+and how many recordings this machine holds side by side with < 1 % dropped frames.
+
+    .venv/bin/python -m bench.panorama [--seconds 60] [--max-concurrent 4] [--concurrent-seconds 20]
+
+Starts its own redis-server and a page server on free ports; tasks go through the
+dispatcher (Flask test client) and run in this process (the runtime's run_task in a
+thread per task, as the pool's thread workers run them), so every child (Xvfb,
+PulseAudio, Chromium, ffmpeg, Playwright's driver) is a descendant of this process.
+Prints JSON. Not a test: the figures depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import redis
+
+TICK = os.sysconf("SC_CLK_TCK")
+MEDIA = frozenset({"chromium", "ffmpeg", "xvfb", "pulseaudio", "playwright-driver"})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(workdir)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            return proc, port
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+# ---- CPU from /proc ------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(ppid, name, utime+stime ticks) of a process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), name, int(fields[11]) + int(fields[12])
+
+
+def descendants_cpu(root: int) -> dict[int, tuple[str, int]]:
+    """Every descendant of ``root``: pid -> (kind, CPU ticks so far)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            table[int(entry.name)] = stat
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (ppid, _, _) in table.items():
+        children[ppid].append(pid)
+    found: dict[int, tuple[str, int]] = {}
+    stack = list(children[root])
+    while stack:
+        pid = stack.pop()
+        _, name, ticks = table[pid]
+        found[pid] = (_kind(name), ticks)
+        stack += children[pid]
+    return found
+
+
+def _kind(name: str) -> str:
+    lowered = name.lower()
+    for kind in ("chrom", "ffmpeg", "xvfb", "pulseaudio", "node"):
+        if kind in lowered:
+            return {"chrom": "chromium", "node": "playwright-driver"}.get(kind, kind)
+    return name
+
+
+class CpuMeter:
+    """CPU of this process's children (and of this process) between start() and stop()."""
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.before = descendants_cpu(os.getpid())
+        self.self_before = sum(os.times()[:2])
+
+    def stop(self) -> dict[str, float]:
+        wall = time.monotonic() - self.t0
+        after = descendants_cpu(os.getpid())
+        cores: dict[str, float] = defaultdict(float)
+        for pid, (kind, ticks) in after.items():
+            start_ticks = self.before.get(pid, (kind, 0))[1]
+            cores[kind] += (ticks - start_ticks) / TICK / wall
+        cores["python (runtime + Playwright client)"] = (
+            sum(os.times()[:2]) - self.self_before
+        ) / wall
+        return {kind: round(value, 3) for kind, value in sorted(cores.items())}
+
+
+# ---- driving tasks -------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, page_base: str) -> None:
+        from dispatcher.app import create_app
+
+        self.client = create_app().test_client()
+        self.page_base = page_base
+
+    def post(self, action: str, data: dict[str, Any]) -> dict[str, Any]:
+        answer = self.client.post("/v1/panorama", json={"Action": action, "Data": data})
+        body: dict[str, Any] = answer.get_json()
+        if answer.status_code != 200:
+            raise RuntimeError(f"{action}: {body}")
+        return body
+
+    def start(self, colour: str, tone: int) -> tuple[str, threading.Thread]:
+        from workers.common.runtime import run_task
+        from workers.panorama.session import PanoramaSession
+
+        url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
+        task_id = self.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
+        thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
+        thread.start()
+        return task_id, thread
+
+    def describe(self, task_id: str) -> dict[str, Any]:
+        return self.post("Describe", {"TaskID": task_id})
+
+    def wait(self, task_id: str, status: str, timeout: float = 90.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = self.describe(task_id)
+            if body["Status"] == status or body["Status"] == "finished":
+                return body
+            time.sleep(0.02)
+        raise RuntimeError(f"{task_id} did not reach {status}")
+
+    def frames(self, task_id: str) -> tuple[int, int]:
+        """(frames written, frames missed): a missed frame is a slot of the 30 fps output
+        that no fresh capture filled in time (ffmpeg duplicated the one before)."""
+        progress = self.describe(task_id).get("Progress", {})
+        return int(progress.get("Frames", 0)), int(progress.get("DuplicatedFrames", 0))
+
+
+def one_long_recording(bench: Bench, seconds: float) -> dict[str, Any]:
+    """CPU per recording (steady state), Start -> first frame, Stop -> finished."""
+    started = time.monotonic()
+    task_id, thread = bench.start("3366cc", 440)
+    recording = bench.wait(task_id, "recording")
+    first_frame_s = time.monotonic() - started
+    if recording["Status"] != "recording":
+        raise RuntimeError(f"the recording did not start: {recording}")
+    time.sleep(5)  # past the page's load and the encoder's start
+    meter = CpuMeter()
+    meter.start()
+    frames0, dropped0 = bench.frames(task_id)
+    time.sleep(max(seconds - 5, 5))
+    cpu = meter.stop()
+    frames1, dropped1 = bench.frames(task_id)
+    stop_at = time.monotonic()
+    bench.post("Stop", {"TaskID": task_id})
+    done = bench.wait(task_id, "finished")
+    stop_to_finished_s = time.monotonic() - stop_at
+    thread.join(30)
+    media_cores = sum(v for k, v in cpu.items() if k in MEDIA)
+    return {
+        "recorded_s": done["Result"]["Videos"][0]["FileDuration"],
+        "start_to_first_frame_s": round(first_frame_s, 2),
+        "stop_to_finished_s": round(stop_to_finished_s, 2),
+        "cores_per_recording": round(media_cores, 3),
+        "cores_by_process": cpu,
+        "missed_frames_pct": _pct(dropped1 - dropped0, frames1 - frames0),
+        "error": done["Result"].get("ErrorCode", ""),
+    }
+
+
+def side_by_side(bench: Bench, count: int, seconds: float) -> dict[str, Any]:
+    """``count`` recordings at once; dropped frames of each over ``seconds`` of steady state."""
+    tasks = [bench.start(f"{(40 * i) % 256:02x}66cc", 300 + 100 * i) for i in range(count)]
+    for task_id, _ in tasks:
+        bench.wait(task_id, "recording")
+    time.sleep(4)
+    before = {task_id: bench.frames(task_id) for task_id, _ in tasks}
+    meter = CpuMeter()
+    meter.start()
+    time.sleep(seconds)
+    cpu = meter.stop()
+    after = {task_id: bench.frames(task_id) for task_id, _ in tasks}
+    for task_id, _ in tasks:
+        bench.post("Stop", {"TaskID": task_id})
+    for task_id, thread in tasks:
+        bench.wait(task_id, "finished")
+        thread.join(30)
+    drops = [_pct(after[t][1] - before[t][1], after[t][0] - before[t][0]) for t, _ in tasks]
+    return {
+        "recordings": count,
+        "missed_frames_pct": drops,
+        "cores_total": round(sum(v for k, v in cpu.items() if k in MEDIA), 3),
+    }
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole > 0 else 100.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--max-concurrent", type=int, default=4)
+    parser.add_argument("--concurrent-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="capstan-bench-panorama-"))
+    redis_proc, port = start_redis(workdir)
+    os.environ.update(
+        CAPSTAN_REDIS_URL=f"redis://127.0.0.1:{port}",
+        CAPSTAN_DATA_DIR=str(workdir / "data"),
+        CAPSTAN_URL_ALLOWLIST='["127.0.0.0/8"]',
+    )
+    from config.settings import reset_settings
+    from tests.support.http import StaticServer
+    from tests.support.panorama_helpers import PAGES
+
+    reset_settings()
+    pages = StaticServer(PAGES)
+    try:
+        bench = Bench(pages.url)
+        result: dict[str, Any] = {"machine_cores": os.cpu_count(), "load_avg": os.getloadavg()}
+        result["single_720p30"] = one_long_recording(bench, args.seconds)
+        levels = []
+        for count in range(1, args.max_concurrent + 1):
+            level = side_by_side(bench, count, args.concurrent_seconds)
+            levels.append(level)
+            if max(level["missed_frames_pct"]) >= 1.0:
+                break
+        result["side_by_side"] = levels
+        held = [lv["recordings"] for lv in levels if max(lv["missed_frames_pct"]) < 1.0]
+        result["concurrent_720p30_under_1pct_drops"] = max(held, default=0)
+        result["load_avg_after"] = os.getloadavg()
+        print(json.dumps(result, indent=2))
+    finally:
+        pages.close()
+        redis_proc.terminate()
+        redis_proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
