@@ -136,7 +136,8 @@ def farm_process(request, capstan_env, capstan_env_vars, log_dir) -> Iterator[Fa
     """farm_process(role, concurrency=, node=, env=, timeout=) -> FarmProcess, ready.
 
     role: "dispatcher" (.url), "recorder" / "pusher" / "panorama", "reconciler", "flower".
-    Stopped at teardown (SIGTERM, then SIGKILL); their logs are printed when the test fails.
+    Each process gets capstan_env_vars as it is at that call, plus env. Stopped at teardown
+    (SIGTERM, then SIGKILL); their logs are printed when the test fails.
     """
     factory = FarmFactory(capstan_env_vars, log_dir)
     yield factory

@@ -54,10 +54,14 @@ class FarmProcess:
 
 
 class FarmFactory:
-    """farm_process(role, ...) -> a ready FarmProcess, stopped at teardown (reverse order)."""
+    """farm_process(role, ...) -> a ready FarmProcess, stopped at teardown (reverse order).
+
+    env is kept by reference: what a test adds to capstan_env_vars before calling
+    farm_process(...) reaches the processes started after that.
+    """
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env = with_venv_path(env)
+        self.env = env
         self.log_dir = log_dir
         self.started: list[FarmProcess] = []
         self._serial = itertools.count(1)
@@ -99,7 +103,7 @@ class FarmFactory:
     ) -> FarmProcess:
         command, url = self.command(role, concurrency, node)
         log = self.log_dir / f"{command.name}-{next(self._serial)}.log"
-        child = Child(command, log, {**self.env, **(env or {})}, cwd=REPO)
+        child = Child(command, log, with_venv_path({**self.env, **(env or {})}), cwd=REPO)
         process = FarmProcess(role, child, url or None)
         self.started.append(process)
         child.start()
