@@ -49,6 +49,7 @@ $(PY): | system-packages
 
 $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .  # the `capstan` command: .venv/bin/capstan
 	@touch $@
 
 run: install ## start the local farm in the foreground (Ctrl-C stops it)

@@ -19,7 +19,10 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_track_started=True,
     worker_send_task_events=True,
-    task_send_sent_event=True,
+    # No task-sent event: it is a second publish per Start (half the dispatcher's cost,
+    # bench/dispatcher.py). Queued tasks are listed by GET /v1/tasks and /ui (status
+    # "normal"); Flower shows each task from the moment a worker receives it.
+    task_send_sent_event=False,
     task_serializer="json",
     accept_content=["json"],
     result_serializer="json",

@@ -15,15 +15,15 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The queues, one per pool. The Helm chart and the Makefile read these names
-# from here (tests/unit/test_chart_matches_code.py keeps them honest).
+# from here (tests/unit/test_helm_matches_code.py keeps them honest).
 SERVICES: tuple[str, ...] = ("recorder", "pusher", "panorama")
 
 # Room backend presets: pull a user's stream / push into a room.
 # {SdkAppId} {Room} {UserId} {UserSig} are filled in by workers.common.rooms.
 ROOM_TEMPLATES: dict[str, tuple[str, str]] = {
     "rtmp": (
-        "rtmp://127.0.0.1:1935/live/{SdkAppId}_{Room}_{UserId}",
-        "rtmp://127.0.0.1:1935/live/{SdkAppId}_{Room}_{UserId}",
+        "rtmp://127.0.0.1:{RtmpPort}/live/{SdkAppId}_{Room}_{UserId}",
+        "rtmp://127.0.0.1:{RtmpPort}/live/{SdkAppId}_{Room}_{UserId}",
     ),
     "trtc": (
         "rtmp://{CdnDomain}/live/{SdkAppId}_{Room}_{UserId}_main",
@@ -158,11 +158,13 @@ class Settings(BaseSettings):
 
     @property
     def pull_template(self) -> str:
-        return self.room_pull_template or ROOM_TEMPLATES[self.room_backend][0]
+        preset = ROOM_TEMPLATES[self.room_backend][0].replace("{RtmpPort}", str(self.rtmp_port))
+        return self.room_pull_template or preset
 
     @property
     def push_template(self) -> str:
-        return self.room_push_template or ROOM_TEMPLATES[self.room_backend][1]
+        preset = ROOM_TEMPLATES[self.room_backend][1].replace("{RtmpPort}", str(self.rtmp_port))
+        return self.room_push_template or preset
 
     @property
     def segments_dir(self) -> Path:
