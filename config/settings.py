@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     )
     min_free_disk_mb: int = 512
 
+    # Uploads of the final files: retried with exponential backoff for this long.
+    upload_retry_window_s: float = 600.0
+
     # Callbacks: retried with exponential backoff for this long.
     callback_timeout_s: float = 5.0
     callback_retry_window_s: float = 600.0

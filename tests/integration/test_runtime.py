@@ -289,3 +289,30 @@ def test_a_redis_restart_during_a_recording_loses_nothing(
     (video,) = store.get(task_id).result["Videos"]
     duration = media.probe(local_file(capstan_env, video["FileURL"]))["duration"]
     assert duration == pytest.approx(recorded, abs=1.5)
+
+
+def test_storage_down_for_a_while_is_ridden_out_and_nothing_is_lost(
+    store, capstan_env, monkeypatch
+):
+    """The output storage refuses writes for ~5 s: the upload is retried with backoff
+    and succeeds once it is back; the segments wait, nothing is deleted before."""
+    monkeypatch.setenv("CAPSTAN_UPLOAD_RETRY_WINDOW_S", "60")
+    from config.settings import reset_settings
+
+    reset_settings()
+    output = capstan_env.output_dir
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("not a directory: every write fails")
+    task_id = create(store, MaxDurationLimit=3)
+    worker = Worker(store, task_id)
+    wait_status(store, task_id, Status.UPLOAD, timeout=30)
+    time.sleep(3)
+    assert store.get(task_id).status is Status.UPLOAD  # still trying
+    assert store.segments(task_id)  # the recording waits in intermediate storage
+    output.unlink()
+
+    assert worker.join() == "finished"
+    (video,) = store.get(task_id).result["Videos"]
+    assert media.probe(local_file(capstan_env, video["FileURL"]))["duration"] == pytest.approx(
+        3, abs=1.0
+    )

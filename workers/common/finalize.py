@@ -7,6 +7,7 @@ locally or from intermediate storage before the output is stored.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +81,31 @@ class Finalizer:
             return []
         self._advance(Status.UPLOAD)
         try:
-            files = upload(outputs, self.session.destination(), self.shipper.seconds)
+            files = self._upload_with_retries(outputs)
         except Exception as exc:
             log.warning("task %s: upload failed: %s", self.ctx.task_id, exc)
             self._fail("UploadFailed", f"writing to storage failed: {exc}; the recording is kept")
             return []
         self.shipper.discard_intermediate()
         return files
+
+    def _upload_with_retries(self, outputs: list[Path]) -> list[UploadedFile]:
+        """Storage down for minutes is ridden out: retry with backoff for the window."""
+        settings = self.ctx.settings
+        deadline = time.monotonic() + settings.upload_retry_window_s
+        backoff = 1.0
+        while True:
+            try:
+                return upload(outputs, self.session.destination(), self.shipper.seconds)
+            except Exception as exc:
+                final = not getattr(exc, "retryable", True)  # e.g. no such bucket
+                if final or time.monotonic() + backoff > deadline or self.keeper.lost.is_set():
+                    raise
+                log.warning(
+                    "task %s: upload failed, retrying in %.0fs: %s", self.ctx.task_id, backoff, exc
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
 
     def _call_back(self, files: list[UploadedFile], result: dict[str, Any]) -> None:
         url = self.session.callback_url()

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from config.settings import Settings
-from workers.common.errors import UserFault
+from workers.common.errors import FarmFault, TaskFailure, UserFault
 
 
 class Storage(Protocol):
@@ -130,8 +130,14 @@ class S3Storage:
         self.client.delete_object(Bucket=self.where.bucket, Key=key)
 
 
-def _storage_fault(verb: str, bucket: str, exc: Exception) -> UserFault:
-    return UserFault(f"could not {verb} bucket {bucket}: {exc}", code="UploadFailed")
+def _storage_fault(verb: str, bucket: str, exc: Exception) -> TaskFailure:
+    """A 4xx (no such bucket, access denied) is the request's fault and final; anything
+    else (connection refused, 5xx, timeouts) is worth retrying."""
+    message = f"could not {verb} bucket {bucket}: {exc}"
+    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if 400 <= int(status or 0) < 500:
+        return UserFault(message, code="UploadFailed")
+    return FarmFault(message, code="UploadFailed")
 
 
 def default_output(settings: Settings) -> Storage:
