@@ -21,7 +21,7 @@ from tests.support.pusher_helpers import (
     stream_name,
     timecode_video,
 )
-from tests.support.tools import free_port, wait_until
+from tests.support.tools import free_port, require, wait_until
 from workers.pusher.progress import progress_key
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,7 @@ SOURCE_S = 30  # the timecode file's length
 @pytest.fixture(scope="module")
 def media(tmp_path_factory):
     """Timecode files: H.264/AAC (copied) and MPEG-4/MP3 (encoded)."""
+    require("ffmpeg")
     directory = tmp_path_factory.mktemp("pusher-media")
     return {
         "h264": timecode_video(directory / "timecode.mp4", SOURCE_S),
@@ -131,6 +132,15 @@ def test_stop_then_start_again_resumes_where_it_stopped(
     assert publish_start(frames) == pytest.approx(position, abs=1.2)
     api.act("Stop", second)
     api.finished(second)
+    wait_gone(rtmp_server, "pusher_2")
+
+    # And with redis: false the same push starts from the beginning
+    third = api.start({**body, "redis": False})
+    api.wait_status(third, "pushing")
+    frames = room_frames(rtmp_server.url(stream_name("pusher_2")), 25)
+    assert publish_start(frames) == pytest.approx(0, abs=1.0)
+    api.act("Stop", third)
+    api.finished(third)
 
 
 def test_a_killed_worker_push_resumes_from_the_last_stored_second(
@@ -269,7 +279,7 @@ def test_a_second_publisher_for_the_same_user_is_refused(
 
 
 def test_a_live_source_is_pushed_until_it_is_gone_for_max_idle_time(
-    api, worker, rtmp_server, lavfi_publisher
+    api, worker, rtmp_server, lavfi_publisher, redis_server
 ):
     # Given a live RTMP stream
     source = lavfi_publisher(rtmp_server.url("live_source"), size="320x240")
@@ -288,3 +298,5 @@ def test_a_live_source_is_pushed_until_it_is_gone_for_max_idle_time(
     result = api.finished(task_id, timeout=30)["Result"]
     assert result["ErrorCode"] == "SourceLost"
     assert "MaxIdleTime" in result["ErrorMessage"]
+    # And a live source has no position to resume from, redis: true or not
+    assert not stored(redis_server, rtmp_server.url("live_source"), "pusher_9")
