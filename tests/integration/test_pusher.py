@@ -300,3 +300,31 @@ def test_a_live_source_is_pushed_until_it_is_gone_for_max_idle_time(
     assert "MaxIdleTime" in result["ErrorMessage"]
     # And a live source has no position to resume from, redis: true or not
     assert not stored(redis_server, rtmp_server.url("live_source"), "pusher_9")
+
+
+def test_a_task_whose_worker_died_is_taken_over_and_carries_on_from_its_position(
+    api, farm_process, rtmp_server, files
+):
+    # Given a push (redis: false) on a worker whose lease lapses 3 s after it dies
+    from workers.common.reconciler import reconcile
+    from workers.common.store import default_store
+
+    short_lease = {"CAPSTAN_LEASE_TTL_S": "3", "CAPSTAN_LEASE_RENEW_S": "1"}
+    doomed = farm_process("pusher", concurrency=2, env=short_lease)
+    task_id = api.start(pusher_request(files.url_for("timecode.mp4"), "pusher_10"))
+    api.wait_position(task_id, 5, timeout=40)
+
+    # When the worker is killed and the reconciler hands the task to another worker
+    doomed.kill()
+    position = api.position(task_id)
+    wait_gone(rtmp_server, "pusher_10")
+    farm_process("pusher", concurrency=2, env=short_lease)
+    wait_until(lambda: reconcile(default_store()), 20, 0.5, "the task re-enqueued")
+
+    # Then the same task pushes again, from where the dead worker was
+    rtmp_server.wait_published(stream_name("pusher_10"))
+    frames = room_frames(rtmp_server.url(stream_name("pusher_10")), 25)
+    assert publish_start(frames) == pytest.approx(position, abs=1.2)
+    assert api.describe(task_id)["Status"] == "pushing"
+    api.act("Stop", task_id)
+    assert "ErrorCode" not in api.finished(task_id)["Result"]
