@@ -131,7 +131,7 @@ class TaskRunner:
         except Exception:
             log.exception("task %s: stop failed; keeping what was closed", self.record.task_id)
         if not self.keeper.lost.is_set():
-            self.shipper.ship_new()
+            self._ship()
 
     def _capture(self) -> EndReason:
         status = self.record.status
@@ -197,6 +197,8 @@ class TaskRunner:
             return None
 
     def _ship(self) -> None:
+        if not self.session.produces_media:
+            return
         # While Redis is away the segments stay on disk; they are shipped once it is back.
         with contextlib.suppress(ServiceUnavailable):
             self.shipper.ship_new()

@@ -206,7 +206,8 @@ class TaskStore:
         if outcome.startswith("dup:"):
             holder = outcome[4:]
             raise InvalidState(
-                f"this user is already being recorded in this room by task {holder}; Stop it first"
+                f"this user already has a running {service} task in this room, {holder}; "
+                "Stop it first"
             )
         return task_id
 
