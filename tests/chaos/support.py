@@ -1,0 +1,130 @@
+"""What the chaos scenarios share: a farm of real processes on short timings, an HTTP
+client for its dispatcher, who holds a task, and what the output is worth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support import media
+from workers.common.store import TaskStore, sub_key
+
+SEGMENT_S = 2.0
+# Short timings so that a takeover happens within seconds (the defaults are minutes-safe).
+FAST = {
+    "CAPSTAN_SEGMENT_SECONDS": str(int(SEGMENT_S)),
+    "CAPSTAN_LEASE_TTL_S": "3",
+    "CAPSTAN_LEASE_RENEW_S": "1",
+    "CAPSTAN_RECONCILE_EVERY_S": "1",
+    "CAPSTAN_CONTROL_POLL_S": "0.3",
+}
+
+
+class Answer:
+    """A requests response shaped like a Flask test response (the pools' Api helpers)."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status_code = response.status_code
+        self._response = response
+
+    def get_json(self) -> Any:
+        return self._response.json()
+
+
+class HttpClient:
+    """The real dispatcher (gunicorn) behind the pools' Api helpers."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+
+    def post(self, path: str, json: Any = None) -> Answer:
+        return Answer(self.session.post(self.base_url + path, json=json, timeout=30))
+
+
+def holder_pid(store: TaskStore, task_id: str) -> int | None:
+    """The pid of the worker process holding the task's lease ("<epoch>:<host>:<pid>:<thread>")."""
+    value = store.r.get(sub_key(task_id, "lease"))
+    return int(value.split(":")[2]) if value else None
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened within {timeout:.0f}s: {what}")
+        time.sleep(interval)
+
+
+def epoch_seconds(store: TaskStore, task_id: str, epoch: int) -> float:
+    """Media seconds the worker of ``epoch`` stored (segment names start e<epoch>)."""
+    prefix = f"e{epoch:04d}"
+    return sum(
+        float(s["duration"]) for s in store.segments(task_id) if s["name"].startswith(prefix)
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    videos: int
+    path: Path | None
+    duration_s: float
+    streams: tuple[str, ...]
+    decodes: bool
+
+    @property
+    def one_playable_file(self) -> bool:
+        return self.videos == 1 and self.decodes and self.duration_s > 0
+
+
+def examine(result: dict[str, Any], local_file: Any) -> Output:
+    """The task's output: how many files, and does ffmpeg decode the one file to the end."""
+    videos = result.get("Videos") or []
+    if len(videos) != 1:
+        return Output(len(videos), None, 0.0, (), False)
+    path = local_file(videos[0]["FileURL"])
+    info = media.probe(path)
+    streams = tuple(sorted(s["codec_type"] for s in info["streams"]))
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"]
+    done = subprocess.run(argv, capture_output=True, timeout=120, check=False)
+    return Output(1, path, float(info["duration"]), streams, done.returncode == 0)
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def ffmpeg_children(pid: int) -> list[int]:
+    found = []
+    for child in children(pid):
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == "ffmpeg":
+                found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def send(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

@@ -1,0 +1,183 @@
+"""A worker killed with SIGKILL mid-recording or mid-push, on a farm of real processes.
+
+Given a dispatcher (gunicorn), two workers of the pool and the reconciler, when the worker
+holding a task is killed, then its lease lapses, the reconciler re-enqueues the task with
+the next epoch, the other worker carries on, the old epoch can no longer write, and the
+output is ONE file with everything recorded before and after the crash, minus at most one
+segment's worth of media around it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.chaos.support import (
+    FAST,
+    SEGMENT_S,
+    HttpClient,
+    epoch_seconds,
+    examine,
+    holder_pid,
+    wait_for,
+)
+from tests.support import panorama_helpers as pano
+from tests.support import pusher_helpers as push
+from tests.support import recorder_helpers as rec
+from tests.support.tools import require
+from workers.common.store import default_store
+
+pytestmark = pytest.mark.integration
+
+TOLERANCE_S = 1.5  # polling and ffmpeg's own start/stop, on a busy 2-core machine
+
+
+@pytest.fixture
+def farm(capstan_env_vars, rtmp_server, farm_process):
+    capstan_env_vars.update(FAST)
+    dispatcher = farm_process("dispatcher")
+    farm_process("reconciler")
+    return dispatcher
+
+
+def kill_the_holder(workers, store, task_id):
+    pid = wait_for(lambda: holder_pid(store, task_id), 10, "a worker holds the lease")
+    (doomed,) = [w for w in workers if w.pid == pid]
+    doomed.kill()
+    return doomed, time.monotonic()
+
+
+def test_recorder_killed_mid_recording_is_taken_over_and_gives_one_file(
+    farm, farm_process, capstan_env, rtmp_server, lavfi_publisher, chaos_figures
+):
+    store = default_store()
+    workers = [farm_process("recorder", concurrency=1) for _ in range(2)]
+    api = rec.RecorderApi(HttpClient(farm.url))
+    lavfi_publisher(rec.push_url(capstan_env, 43474, "crash"))
+    rtmp_server.wait_published(f"{rec.SDK_APP_ID}_43474_crash")
+
+    # Given a recording running for a few seconds on one of the two workers
+    task_id = api.start(rec.seeds_request("crash"))
+    present = api.wait_present(task_id)
+    time.sleep(5)
+
+    # When that worker is killed
+    doomed, killed = kill_the_holder(workers, store, task_id)
+    recorded_before = killed - present
+
+    # Then the reconciler gives the task epoch 2 and the other worker records on
+    wait_for(lambda: epoch_seconds(store, task_id, 2) > 0, 40, "epoch 2 stores a segment")
+    assert store.get(task_id).epoch == 2
+    # The old epoch can no longer write (fencing), should the old worker come back
+    late = {"name": "e0001r9999_00000.ts", "key": "x", "duration": 1, "size": 1}
+    assert not store.add_segment(task_id, 1, late)
+    time.sleep(3)
+    api.act("Stop", task_id)
+    stopped = time.monotonic()
+    body = api.finished(task_id, timeout=90)
+
+    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
+    before = epoch_seconds(store, task_id, 1)
+    after = epoch_seconds(store, task_id, 2)
+    lost = recorded_before - before
+    chaos_figures(
+        "recorder: worker SIGKILL mid-recording",
+        media_seconds_lost=lost,
+        one_playable_file=output.one_playable_file,
+        output_s=output.duration_s,
+        takeover_gap_s=(stopped - present) - output.duration_s,
+    )
+    assert "ErrorCode" not in body["Result"], body["Result"]
+    assert output.one_playable_file and output.streams == ("audio", "video")
+    assert lost <= SEGMENT_S + TOLERANCE_S
+    assert output.duration_s == pytest.approx(before + after, abs=TOLERANCE_S)
+    names = [s["name"] for s in store.segments(task_id)]
+    assert names == sorted(names) and names[0].startswith("e0001") and after > 0
+    assert not doomed.alive()
+
+
+def test_pusher_killed_mid_push_resumes_from_the_stored_position(
+    farm, farm_process, capstan_env, rtmp_server, static_server, tmp_path, chaos_figures
+):
+    store = default_store()
+    source = push.timecode_video(tmp_path / "media" / "timecode.mp4", 30)
+    files = static_server(source.parent)
+    workers = [farm_process("pusher", concurrency=1) for _ in range(2)]
+    api = push.PusherApi(HttpClient(farm.url))
+
+    # Given a push running for a few seconds on one of the two workers
+    task_id = api.start(push.pusher_request(files.url_for("timecode.mp4"), "crash"))
+    api.wait_position(task_id, 4, timeout=40)
+
+    # When that worker is killed
+    at_kill = api.position(task_id)
+    kill_the_holder(workers, store, task_id)
+    stream = push.stream_name("crash")
+    wait_for(lambda: not rtmp_server.is_publishing(stream, 3), 20, "the old push is gone")
+
+    # Then the other worker takes it over (epoch 2) and resumes where it was
+    wait_for(lambda: store.get(task_id).epoch == 2, 30, "the reconciler gives epoch 2")
+    rtmp_server.wait_published(stream, timeout=40)
+    frames = push.room_frames(rtmp_server.url(push.stream_name("crash")), 25, timeout=40)
+    resumed_at = push.publish_start(frames)
+    api.act("Stop", task_id)
+    body = api.finished(task_id, timeout=60)
+
+    # At least at_kill was pushed before the kill: resuming later skips media (an upper
+    # bound of what was skipped); resuming earlier pushes a second or so twice.
+    lost = resumed_at - at_kill
+    chaos_figures(
+        "pusher: worker SIGKILL mid-push",
+        media_seconds_lost=lost,
+        one_playable_file=None,
+        position_at_kill_s=at_kill,
+        resumed_at_s=resumed_at,
+    )
+    assert "ErrorCode" not in body["Result"], body["Result"]
+    assert resumed_at == pytest.approx(at_kill, abs=SEGMENT_S)  # from the stored second
+
+
+def test_panorama_killed_mid_recording_is_taken_over_and_gives_one_file(
+    farm, farm_process, capstan_env, static_server, chaos_figures
+):
+    for tool in ("Xvfb", "pulseaudio", "chromium", "python:playwright"):
+        require(tool)
+    store = default_store()
+    pages = static_server(pano.PAGES)
+    workers = [farm_process("panorama", concurrency=1) for _ in range(2)]
+    api = pano.PanoramaApi(HttpClient(farm.url))
+
+    # Given a page being recorded for a few seconds
+    task_id = api.start(RecordURL=pano.page_url(pages.url, bg="ff0000"), Width=640, Height=360)
+    api.wait_status(task_id, "recording")
+    started = time.monotonic()
+    time.sleep(5)
+
+    # When the worker recording it is killed (and its Chromium and ffmpeg with it)
+    _, killed = kill_the_holder(workers, store, task_id)
+
+    # Then the other worker opens the page again and records on
+    wait_for(lambda: epoch_seconds(store, task_id, 2) > 0, 60, "epoch 2 stores a segment")
+    time.sleep(2)
+    api.act("Stop", task_id)
+    stopped = time.monotonic()
+    body = api.finished(task_id, timeout=90)
+
+    output = examine(body["Result"], lambda url: pano.local_file(capstan_env, url))
+    before = epoch_seconds(store, task_id, 1)
+    after = epoch_seconds(store, task_id, 2)
+    lost = (killed - started) - before
+    chaos_figures(
+        "panorama: worker SIGKILL mid-recording",
+        media_seconds_lost=lost,
+        one_playable_file=output.one_playable_file,
+        output_s=output.duration_s,
+        takeover_gap_s=(stopped - started) - output.duration_s,
+    )
+    assert "ErrorCode" not in body["Result"], body["Result"]
+    assert output.one_playable_file and output.streams == ("audio", "video")
+    assert lost <= SEGMENT_S + TOLERANCE_S
+    assert output.duration_s == pytest.approx(before + after, abs=TOLERANCE_S)
+    last_frame = pano.region_rgb(output.path, output.duration_s - 1, 0, 0, 64, 64)
+    assert pano.close_to(last_frame, pano.RED)
