@@ -52,7 +52,7 @@ REGISTRY: dict[str, Service] = {
         Status.RECORDING,
         _COMMON,
         "workers.common.specs.recorder:RecorderStart",
-        available=False,
+        available=True,
     ),
     "pusher": Service(
         "pusher",

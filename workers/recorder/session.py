@@ -133,6 +133,13 @@ class RecorderSession(Session[RecorderStart]):
     # ---- finalize --------------------------------------------------------------------
 
     def transcode(self, segments: list[Path], out_dir: Path) -> list[Path]:
+        # A run stopped before ffmpeg wrote its first packet (it waits for a keyframe)
+        # leaves an empty, listed segment: the concat demuxer cannot open it.
+        segments = [path for path in segments if path.stat().st_size > 0]
+        if not segments:
+            raise UserFault(
+                f"no media from user {self.spec.UserId} reached the recorder", "NoMediaRecorded"
+            )
         mode = self.spec.Mode
         stop_time = self.ctx.record.times.get("stop_time", int(time.time()))
         out = out_dir / builders.output_name(self.spec.UserId, stop_time, mode)

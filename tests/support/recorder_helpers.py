@@ -1,0 +1,99 @@
+"""The recorder's tests as a user sees them: a room user publishing, the recorder API.
+
+Room users publish through the room backend's push URL (workers.common.rooms), so the
+tests exercise the same templates the farm pulls with.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from config.settings import Settings
+from workers.common import rooms
+
+SDK_APP_ID = 1400000000
+USER_SIG = "eJwtzNEKgkAUBNB-2efQ3e3eUqG3tMCKJJEIIxxxx-S*CZeOk9sHfnEhCwlUW*fE4oWusw3dULlJ7__"
+
+
+def seeds_request(user_id: str, **fields: Any) -> dict[str, Any]:
+    """The seeds' sample request (flat body), for ``user_id``; fields override or add."""
+    body: dict[str, Any] = {
+        "SdkAppId": SDK_APP_ID,
+        "RoomId": 43474,
+        "UserId": user_id,
+        "Mode": "02",
+        "UserSig": USER_SIG,
+    }
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def push_url(settings: Settings, room: str | int, user_id: str) -> str:
+    """Where a room user publishes (the room backend's push URL)."""
+    return rooms.push_url(settings, SDK_APP_ID, room, user_id, USER_SIG)
+
+
+class RecorderApi:
+    """The recorder endpoint through the dispatcher (a Flask test client)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = self.client.post("/v1/recorder", json=body)
+        return response.status_code, response.get_json()
+
+    def start(self, body: dict[str, Any]) -> str:
+        status, answer = self.post(body)
+        assert status == 200, answer
+        return str(answer["TaskID"])
+
+    def act(self, action: str, task_id: str) -> dict[str, Any]:
+        status, answer = self.post({"Action": action, "Data": {"TaskID": task_id}})
+        assert status == 200, answer
+        return answer
+
+    def describe(self, task_id: str) -> dict[str, Any]:
+        return self.act("Describe", task_id)
+
+    def wait_status(self, task_id: str, *statuses: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Describe's body once Status is one of ``statuses``; ``_seen``: when (monotonic)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self.describe(task_id)
+            if body["Status"] in statuses:
+                body["_seen"] = time.monotonic()
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
+            time.sleep(0.1)
+
+    def wait_present(self, task_id: str, present: bool = True, timeout: float = 20.0) -> float:
+        """Until Describe says the recorder has (or has lost) the user's stream; when."""
+        deadline = time.monotonic() + timeout
+        while self.describe(task_id).get("Progress", {}).get("UserPresent") != int(present):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{task_id}: UserPresent never became {int(present)}")
+            time.sleep(0.1)
+        return time.monotonic()
+
+    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        return self.wait_status(task_id, "finished", timeout=timeout)
+
+
+def local_file(settings: Settings, file_url: str) -> Path:
+    """The default (local) output's file behind a FileURL of /files/<key>."""
+    key = unquote(file_url.split("/files/", 1)[1])
+    return settings.output_dir / key
+
+
+def clip(path: Path, start: float, seconds: float, out: Path) -> Path:
+    """``seconds`` of ``path``'s audio from ``start``, as WAV (to check a part's tone)."""
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{start}",
+            "-t", f"{seconds}", "-i", str(path), "-vn", "-y", str(out)]  # fmt: skip
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+    return out
