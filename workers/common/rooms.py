@@ -21,7 +21,7 @@ from config.settings import Settings
 PLACEHOLDERS = ("SdkAppId", "Room", "UserId", "UserSig", "CdnDomain")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z]+)\}")
 # Query parameters and userinfo that carry a credential.
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:usersig|sig|token|secret|password)=)[^&#]*")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:usersig|sig|token|secret|password)=)[^&#\s:]*")
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.\-]*://[^/@:]*):[^/@]*@", re.IGNORECASE)
 HIDDEN = "***"
 
