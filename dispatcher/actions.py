@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import Settings
+from dispatcher.urls import check_urls
 from workers.common import crypto, services
 from workers.common.describe import describe
 from workers.common.errors import CapstanError, ServiceUnavailable
@@ -50,6 +51,7 @@ class Farm:
                 f"the {service.name} pool's media pipeline is not available in this build"
             )
         spec = parse(service.spec_model(), data)
+        check_urls(spec, self.settings)
         public, secrets = split_secrets(spec)
         task_id = self.store.create(
             service.name,

@@ -27,8 +27,17 @@ class UrlRefused(ValueError):
     """The URL may not be reached; the message says why and what to change."""
 
 
-def check(url: str, allowlist: Iterable[str], schemes: frozenset[str] = WEB) -> None:
-    """Raise UrlRefused unless ``url`` is allowed; resolves its host (DNS) to decide."""
+def check(
+    url: str,
+    allowlist: Iterable[str],
+    schemes: frozenset[str] = WEB,
+    *,
+    unresolvable_ok: bool = False,
+) -> None:
+    """Raise UrlRefused unless ``url`` is allowed; resolves its host (DNS) to decide.
+
+    ``unresolvable_ok``: a host that does not resolve passes (the dispatcher's early
+    check; the worker checks again, and refuses it, when it connects)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in schemes:
         raise UrlRefused(f"must be a {'/'.join(sorted(schemes))} URL, not {parts.scheme or 'none'}")
@@ -36,7 +45,13 @@ def check(url: str, allowlist: Iterable[str], schemes: frozenset[str] = WEB) -> 
     if not host:
         raise UrlRefused("has no host")
     networks = _networks(tuple(allowlist))
-    for address in resolve(host):
+    try:
+        addresses = resolve(host)
+    except UrlRefused:
+        if unresolvable_ok:
+            return
+        raise
+    for address in addresses:
         reason = forbidden(address)
         if reason and not any(address in net for net in networks):
             raise UrlRefused(

@@ -1,0 +1,30 @@
+"""The URL policy at the edge (DESIGN section 7): a Start whose RecordURL, CallbackURL,
+Callback or videoSrc resolves to a loopback, private, link-local or metadata address is
+refused at once with InvalidParam, instead of failing later in a worker.
+
+The workers check again when they connect (DNS answers change, redirects happen); a host
+that does not resolve here is left to them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from config.settings import Settings
+from workers.common import urlpolicy
+from workers.common.errors import InvalidParam
+from workers.common.specs.base import Spec
+
+URL_FIELDS = ("RecordURL", "CallbackURL", "Callback", "videoSrc")
+
+
+def check_urls(spec: Spec, settings: Settings) -> None:
+    for name in URL_FIELDS:
+        url = getattr(spec, name, None)
+        if not isinstance(url, str) or urlsplit(url).scheme.lower() not in urlpolicy.MEDIA:
+            continue  # absent, a pusher path in the media directory, or s3:// (farm's own)
+        schemes = urlpolicy.MEDIA if name == "videoSrc" else urlpolicy.WEB
+        try:
+            urlpolicy.check(url, settings.url_allowlist, schemes, unresolvable_ok=True)
+        except urlpolicy.UrlRefused as exc:
+            raise InvalidParam(f"{name} {exc}") from None
