@@ -12,13 +12,15 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 WEB = frozenset({"http", "https"})
 MEDIA = frozenset({"http", "https", "rtmp", "rtmps"})
+
+MAX_REDIRECTS = 5
 
 _METADATA = (ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"))
 
@@ -90,3 +92,31 @@ def resolve(host: str) -> list[Address]:
 @lru_cache(maxsize=8)
 def _networks(allowlist: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in allowlist)
+
+
+def final_url(
+    url: str, allowlist: Iterable[str], schemes: frozenset[str] = WEB, *, timeout_s: float = 10.0
+) -> str:
+    """Follow ``url``'s redirects (at most MAX_REDIRECTS), checking every hop against the
+    policy, and return where they end: a tool that follows redirects itself (ffmpeg)
+    is then given a URL already known to be allowed."""
+    import requests
+
+    check(url, allowlist, schemes)
+    for _ in range(MAX_REDIRECTS):
+        try:
+            with requests.get(
+                url, allow_redirects=False, stream=True, timeout=timeout_s,
+                headers={"Range": "bytes=0-0"},
+            ) as response:  # fmt: skip
+                location = response.headers.get("Location")
+                if not response.is_redirect or not location:
+                    return url
+        except requests.RequestException:
+            return url  # unreachable: the tool that opens it says why
+        url = urljoin(url, location)
+        try:
+            check(url, allowlist, schemes)
+        except UrlRefused as exc:
+            raise UrlRefused(f"redirects to {url}, which {exc}") from None
+    raise UrlRefused(f"redirects more than {MAX_REDIRECTS} times")
