@@ -261,3 +261,21 @@ def test_a_wrong_room_backend_url_ends_with_status_0_and_names_it(
     assert "cannot reach the room backend" in entry["Message"]
     assert "Connection refused" in entry["Message"]
     assert USER_SIG not in entry["Message"]
+
+
+def test_max_duration_limit_ends_the_recording(api, worker, settings, rtmp_server, lavfi_publisher):
+    # Given a user publishing, recorded in Mode 00 with a 6 s MaxDurationLimit
+    user = "talker"
+    lavfi_publisher(push_url(settings, 43474, user))
+    rtmp_server.wait_published(f"{SDK_APP_ID}_43474_{user}")
+    task_id = api.start(seeds_request(user, Mode="00", MaxDurationLimit=6))
+
+    # When nobody stops it
+    done = api.finished(task_id, timeout=40)
+
+    # Then it stopped by itself after about 6 s of recording
+    (entry,) = done["Result"]["Files"]
+    assert entry["Status"] == 1, entry
+    info = media.probe(local_file(settings, entry["RecordFile"]))
+    assert [s["codec_name"] for s in info["streams"]] == ["mp3"]
+    assert info["duration"] == pytest.approx(6, abs=1.0)

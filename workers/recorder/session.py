@@ -37,6 +37,7 @@ class RecorderSession(Session[RecorderStart]):
         self.presence = Presence(float(spec.MaxIdleTime), settings.recorder_retry_max_s)
         self.pull: PullRun | None = None
         self.last_error = ""
+        self._reported: int | None = None
 
     # ---- capture ---------------------------------------------------------------------
 
@@ -66,8 +67,15 @@ class RecorderSession(Session[RecorderStart]):
                 return self._idle_end(now)
             if self.presence.due(now):
                 self._try_pull()
-        self.ctx.report(UserPresent=int(self.presence.present))
+        self._report()
         return None
+
+    def _report(self) -> None:
+        """Describe's Progress.UserPresent: 1 once media from the user is being written."""
+        present = int(self.presence.present)
+        if present != self._reported:
+            self.ctx.report(UserPresent=present)
+            self._reported = present
 
     def max_duration_s(self) -> float | None:
         return float(self.spec.MaxDurationLimit)
