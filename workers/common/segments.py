@@ -42,6 +42,9 @@ class SegmentShipper:
             if not path.exists():
                 continue
             size = path.stat().st_size
+            if size == 0:  # closed before its first packet (a user still connecting)
+                self.shipped.add(name)
+                continue
             self.storage.put(path, self.key(name))
             entry = {"name": name, "key": self.key(name), "duration": duration, "size": size}
             if not self.ctx.store.add_segment(self.ctx.task_id, self.ctx.epoch, entry):
