@@ -51,6 +51,14 @@ def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | N
     record = store.get(task_id)
     if record.status in TERMINAL:
         return f"already {record.status}"
+    if draining.is_set():
+        # A draining worker may still receive a message (e.g. the task it just handed
+        # back): taking it would only bounce it again with a new epoch. Requeue as is.
+        from config.celery import app
+
+        service = get_service(record.service)
+        app.send_task(service.task_name, args=[task_id], queue=service.queue)
+        return "requeued: this worker is draining"
     keeper = LeaseKeeper(store, task_id, record.epoch, settings.lease_ttl_s, settings.lease_renew_s)
     if not keeper.take():
         return "held by another worker"

@@ -1,0 +1,70 @@
+"""A hung ffmpeg (SIGSTOP: alive, silent, writing nothing) on a real panorama worker.
+
+The runtime notices no progress for CAPSTAN_STALL_TIMEOUT_S, ends the task clearly
+(finished with RecordFailed, what was recorded before kept and delivered as one file):
+no task stays "recording" forever.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.chaos.support import (
+    FAST,
+    HttpClient,
+    examine,
+    ffmpeg_children,
+    holder_pid,
+    send,
+    wait_for,
+)
+from tests.support import panorama_helpers as pano
+from tests.support.tools import require
+from workers.common.store import default_store
+
+pytestmark = pytest.mark.integration
+
+STALL_S = 4
+
+
+def test_a_hung_capture_ffmpeg_fails_the_task_clearly_and_keeps_the_recording(
+    capstan_env_vars, capstan_env, farm_process, static_server, chaos_figures
+):
+    for tool in ("Xvfb", "pulseaudio", "chromium", "python:playwright"):
+        require(tool)
+    capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(STALL_S)})
+    api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
+    farm_process("panorama", concurrency=1)
+    store = default_store()
+    pages = static_server(pano.PAGES)
+
+    # Given a page being recorded
+    task_id = api.start(RecordURL=pano.page_url(pages.url, bg="0000ff"), Width=640, Height=360)
+    api.wait_status(task_id, "recording")
+    started = time.monotonic()
+    time.sleep(5)
+
+    # When its ffmpeg hangs
+    worker_pid = wait_for(lambda: holder_pid(store, task_id), 10, "a worker holds the lease")
+    (capture,) = wait_for(lambda: ffmpeg_children(worker_pid), 10, "the capture ffmpeg")
+    send(capture, signal.SIGSTOP)
+    hung = time.monotonic()
+
+    # Then the task ends by itself with a clear error and the recording before the hang
+    body = api.finished(task_id, timeout=90)
+    send(capture, signal.SIGCONT)  # (already killed by the runtime; harmless)
+    result = body["Result"]
+    output = examine(result, lambda url: pano.local_file(capstan_env, url))
+    chaos_figures(
+        "panorama: capture ffmpeg hung (SIGSTOP)",
+        media_seconds_lost=(hung - started) - output.duration_s,
+        one_playable_file=output.one_playable_file,
+        error=result.get("ErrorCode"),
+    )
+    assert result["ErrorCode"] == "RecordFailed"
+    assert "stalled" in result["ErrorMessage"]
+    assert output.one_playable_file
+    assert output.duration_s >= (hung - started) - 2 * float(FAST["CAPSTAN_SEGMENT_SECONDS"]) - 1.5
