@@ -48,13 +48,14 @@ def celery_pong(target: str, timeout: float = 1.0) -> bool:
     """The node answers a remote-control ping; target is '<node>|<broker url>'."""
     from celery import Celery
     from kombu.exceptions import OperationalError
+    from redis.exceptions import RedisError
 
     node, _, broker = target.partition("|")
     app = Celery("capstan-ready", broker=broker, set_as_current=False)
     try:
         replies = app.control.ping(destination=[node], timeout=timeout)
-    except (OSError, OperationalError):
-        return False
+    except (OSError, OperationalError, RedisError):
+        return False  # not yet: e.g. a pooled connection from before a Redis restart
     finally:
         app.close()
     return any(node in reply for reply in replies)

@@ -200,14 +200,6 @@ def test_recording_the_same_user_twice_names_the_running_task(client):
     start(client, "recorder", RECORDER_FLAT)
 
 
-def test_pushing_as_the_same_user_twice_names_the_running_task(client):
-    first = start(client, "pusher", PUSHER_FLAT)
-    duplicate = client.post("/v1/pusher", json=PUSHER_FLAT)
-    assert (duplicate.status_code, duplicate.get_json()["ErrorCode"]) == (409, "InvalidState")
-    assert first in duplicate.get_json()["ErrorMessage"]
-    assert "running pusher task" in duplicate.get_json()["ErrorMessage"]
-
-
 def test_list_tasks(client):
     first = start(client)
     second = start(client, "pusher", PUSHER_FLAT)

@@ -104,10 +104,5 @@ class PusherStart(Spec):
         return value
 
     @property
-    def unique_key(self) -> str:
-        """One push per user and room at a time: a room knows a user by one stream."""
-        return f"pusher:{self.sdkAppId}:{self.roomId}:{self.userId}"
-
-    @property
     def is_live(self) -> bool:
         return urlsplit(self.videoSrc).scheme.lower() in LIVE_SCHEMES
