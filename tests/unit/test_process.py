@@ -9,7 +9,12 @@ from workers.common.process import ManagedProcess, ProcessFailed
 
 
 def test_ready_on_a_stderr_line_and_tail_keeps_the_last_lines():
-    code = "import sys,time\nfor i in range(50): print('line', i, file=sys.stderr)\nprint('READY', file=sys.stderr, flush=True)\ntime.sleep(30)"
+    code = (
+        "import sys,time\n"
+        "for i in range(50): print('line', i, file=sys.stderr)\n"
+        "print('READY', file=sys.stderr, flush=True)\n"
+        "time.sleep(30)"
+    )
     proc = ManagedProcess("py", [sys.executable, "-c", code], tail_lines=5).start()
     try:
         proc.wait_ready(pattern="READY", timeout_s=10)
@@ -29,7 +34,12 @@ def test_a_child_that_dies_before_ready_says_why():
 
 
 def test_stop_escalates_past_a_child_that_ignores_sigint_and_sigterm():
-    code = "import signal,time\nfor s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(60)"
+    code = (
+        "import signal,time\n"
+        "for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)\n"
+        "print('up', flush=True)\n"
+        "time.sleep(60)"
+    )
     proc = ManagedProcess("stubborn", [sys.executable, "-c", code]).start()
     time.sleep(0.5)
     code_ = proc.stop(grace_s=0.5)
