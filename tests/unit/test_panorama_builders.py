@@ -58,7 +58,7 @@ def test_pulseaudio_is_private_to_its_socket_with_one_null_sink():
 
 
 def test_chromium_args_kiosk_at_the_size_with_sound_and_no_scrollbars():
-    args = builders.chromium_args(Frame(800, 600))
+    args = builders.chromium_args(Frame(800, 600), "http://127.0.0.1:3128")
     for flag in (
         "--kiosk",
         "--no-sandbox",
@@ -75,6 +75,12 @@ def test_chromium_args_kiosk_at_the_size_with_sound_and_no_scrollbars():
     ):
         assert flag in args
     assert builders.CHROMIUM_DROPPED_DEFAULTS == ["--enable-automation"]
+
+
+def test_chromium_sends_every_request_loopback_included_through_the_page_proxy():
+    args = builders.chromium_args(Frame(800, 600), "http://127.0.0.1:3128")
+    assert "--proxy-server=http://127.0.0.1:3128" in args
+    assert "--proxy-bypass-list=<-loopback>" in args
 
 
 def capture(frame: Frame) -> list[str]:

@@ -46,20 +46,29 @@ def check(
     host = parts.hostname
     if not host:
         raise UrlRefused("has no host")
-    networks = _networks(tuple(allowlist))
     try:
         addresses = resolve(host)
     except UrlRefused:
         if unresolvable_ok:
             return
         raise
+    why = refusal(addresses, allowlist)
+    if why:
+        raise UrlRefused(why)
+
+
+def refusal(addresses: Iterable[Address], allowlist: Iterable[str]) -> str | None:
+    """Why one of these (resolved) addresses may not be reached, or None: for a caller
+    that resolves once and connects to the very address it checked (no DNS rebinding)."""
+    networks = _networks(tuple(allowlist))
     for address in addresses:
         reason = forbidden(address)
         if reason and not any(address in net for net in networks):
-            raise UrlRefused(
+            return (
                 f"resolves to {address}, a {reason} address the farm does not reach "
                 "(allow it with CAPSTAN_URL_ALLOWLIST)"
             )
+    return None
 
 
 def forbidden(address: Address) -> str | None:

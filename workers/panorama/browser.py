@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PAGE_LOAD_FAILED = "PageLoadFailed"
 BROWSER_CRASHED = "BrowserCrashed"
+BROWSER_HUNG = "BrowserHung"
 
 
 class PageSignals:
@@ -49,8 +51,11 @@ class Browser:
         display: str,
         pulse_server: str,
         home: Path,
+        *,
+        proxy: str,
     ) -> None:
         self.executable = executable
+        self.proxy = proxy
         self.frame = frame
         self.display = display
         self.pulse_server = pulse_server
@@ -60,6 +65,7 @@ class Browser:
         self._context: Any = None
         self._page: Any = None
         self._closed = False
+        self._closed_by_kill = False
 
     @property
     def profile(self) -> Path:
@@ -77,7 +83,7 @@ class Browser:
                 headless=False,
                 no_viewport=True,  # the page is the window: exactly the kiosk window's size
                 env=self._env(),
-                args=builders.chromium_args(self.frame),
+                args=builders.chromium_args(self.frame, self.proxy),
                 ignore_default_args=builders.CHROMIUM_DROPPED_DEFAULTS,
                 handle_sigint=False,
                 handle_sigterm=False,
@@ -105,7 +111,7 @@ class Browser:
         }
 
     def _gone(self, why: str) -> None:
-        if not self._closed and not self.signals.crashed:
+        if not self._closed and not self._closed_by_kill and not self.signals.crashed:
             log.warning("chromium: %s", why)
             self.signals.crashed = why
 
@@ -139,6 +145,27 @@ class Browser:
         except Exception as exc:
             self._gone(f"the browser stopped answering: {_first_line(exc)}")
 
+    def answering(self, timeout_s: float) -> bool:
+        """Does the page run a trivial script within ``timeout_s``? A frozen renderer (or
+        browser) keeps its last picture on the screen, so the capture alone cannot tell.
+        Playwright's driver enforces the timeout even when Chromium does not answer."""
+        if self.signals.crashed:
+            return True  # not hung: gone, which failure() reports
+        try:
+            self._page.wait_for_function("() => true", timeout=timeout_s * 1000)
+        except Exception as exc:
+            log.debug("chromium: the page did not answer: %s", _first_line(exc))
+            return False
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL every Chromium process of this profile (a hung browser may never
+        close politely); close() then only tidies up Playwright."""
+        self._closed_by_kill = True
+        for pid in profile_processes(self.profile):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -156,6 +183,32 @@ class Browser:
     def _stop_playwright(self) -> None:
         if self._playwright is not None:
             self._playwright.stop()
+
+
+def profile_processes(profile: Path) -> list[int]:
+    """Chromium's processes for ``profile`` (the browser names it on its command line)
+    and all their descendants (zygotes, renderers, GPU and utility processes)."""
+    # Chromium rewrites its command line into one space-separated string: match words.
+    flag = f"--user-data-dir={profile}".encode()
+    parents: dict[int, int] = {}
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            words = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(stat[1])
+        if flag in words:
+            found.add(int(entry.name))
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return sorted(found)
 
 
 def load_failure(url: str, exc: Exception, timeout_s: float) -> str:

@@ -82,9 +82,14 @@ def pulse_env(home: Path) -> dict[str, str]:
     }
 
 
-def chromium_args(frame: Frame) -> list[str]:
-    """Chromium in kiosk mode: no browser chrome, no scrollbars, sound without a gesture."""
+def chromium_args(frame: Frame, proxy: str) -> list[str]:
+    """Chromium in kiosk mode: no browser chrome, no scrollbars, sound without a gesture.
+
+    Every request goes through ``proxy`` (the task's page proxy, which applies the URL
+    policy): ``<-loopback>`` removes Chromium's implicit bypass of localhost."""
     return [
+        f"--proxy-server={proxy}",
+        "--proxy-bypass-list=<-loopback>",
         "--no-sandbox",  # the farm runs as root in a container; the task's page is the input
         "--disable-gpu",
         "--disable-quic",

@@ -3,8 +3,13 @@
 start   : browser stack + page (PageLoadFailed when it does not load), then a capture run
 pause   : end the capture run (the browser keeps running)   resume: a new capture run
 refresh : reload the page, the capture run goes on
-poll    : the page's stopRecord ends the task; a crashed browser or a stalled ffmpeg
-          raises (what was captured is kept and delivered with the error)
+poll    : the page's stopRecord ends the task; a crashed browser, a page that stops
+          answering (hung) or a stalled ffmpeg raises (what was captured is kept and
+          delivered with the error)
+
+Every request the page makes goes through the task's page proxy (URL policy): a refused
+RecordURL fails the start (PageLoadFailed), a refused subresource only fails in the page
+and is counted in Progress.BlockedRequests.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from workers.common.errors import FarmFault, UserFault
 from workers.common.session import Destination, EndReason, Session, TaskContext
 from workers.common.specs.panorama import PanoramaStart
 from workers.panorama import builders, output
-from workers.panorama.browser import BROWSER_CRASHED, PAGE_LOAD_FAILED, Browser
+from workers.panorama.browser import BROWSER_CRASHED, BROWSER_HUNG, PAGE_LOAD_FAILED, Browser
 from workers.panorama.builders import Frame
 from workers.panorama.capture import CaptureRun, Figures
 from workers.panorama.stack import BrowserStack
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MANUAL_START_TIMEOUT = "ManualStartTimeout"
 CAPTURE_READY_S = 15.0
+LIVENESS_EVERY_S = 2.0  # how often a recording page is asked to run a trivial script
+LIVENESS_TIMEOUT_S = 2.0  # how long one such question may take
 
 
 class PanoramaSession(Session[PanoramaStart]):
@@ -41,6 +48,8 @@ class PanoramaSession(Session[PanoramaStart]):
         self.capture: CaptureRun | None = None
         self._waiting_since: float | None = None
         self._earlier_runs = Figures()  # frames, dups and drops of the runs already ended
+        self._blocked = 0  # the page's requests refused by the URL policy
+        self._answered_at = self._asked_at = time.monotonic()  # page liveness
 
     # ---- capture ---------------------------------------------------------------------
 
@@ -87,6 +96,7 @@ class PanoramaSession(Session[PanoramaStart]):
         browser = self.stack.browser
         browser.pump()
         self._raise_if_broken()
+        self._raise_if_hung(browser)
         self._report(self.capture.check(self.ctx.settings.stall_timeout_s))
         if browser.signals.stop_requested:
             return EndReason("the page called window.stopRecord()")
@@ -124,7 +134,10 @@ class PanoramaSession(Session[PanoramaStart]):
         if self.stack is None:
             self._check_url()
             home = self.ctx.work_dir / "browser"
-            self.stack = BrowserStack(self.frame, self.ctx.settings.chromium, home).start()
+            settings = self.ctx.settings
+            self.stack = BrowserStack(
+                self.frame, settings.chromium, home, settings.url_allowlist
+            ).start()
             assert self.stack.browser is not None
             self.stack.browser.open(self.spec.RecordURL, self.ctx.settings.page_load_timeout_s)
         assert self.stack.browser is not None
@@ -151,6 +164,7 @@ class PanoramaSession(Session[PanoramaStart]):
             progress=progress,
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
+        self._answered_at = self._asked_at = time.monotonic()
 
     def _end_run(self) -> None:
         if self.capture is None:
@@ -170,14 +184,36 @@ class PanoramaSession(Session[PanoramaStart]):
         if broken:
             raise FarmFault(f"{broken}; what was recorded before is kept", BROWSER_CRASHED)
 
+    def _raise_if_hung(self, browser: Browser) -> None:
+        """BrowserHung when the page has not answered for stall_timeout_s: a frozen page
+        keeps its last picture on the screen and the capture would record it for ever."""
+        if time.monotonic() - self._asked_at < LIVENESS_EVERY_S:
+            return
+        answered = browser.answering(LIVENESS_TIMEOUT_S)
+        self._asked_at = time.monotonic()
+        if answered:
+            self._answered_at = self._asked_at
+            return
+        limit = self.ctx.settings.stall_timeout_s
+        if self._asked_at - self._answered_at > limit:
+            browser.kill()
+            raise FarmFault(
+                f"Chromium: the page stopped answering for {limit:.0f}s (hung); "
+                "what was recorded before is kept",
+                BROWSER_HUNG,
+            )
+
     def _report(self, current: Figures) -> None:
         total = _add(self._earlier_runs, current)
+        if self.stack is not None:
+            self._blocked = self.stack.blocked_requests
         # ffmpeg's words: a duplicated frame fills a slot no fresh capture came for
         # (the page's picture was late), a dropped one came too late to be used.
         figures: dict[str, Any] = {
             "Frames": total.frames,
             "DuplicatedFrames": total.dup,
             "DroppedFrames": total.drop,
+            "BlockedRequests": self._blocked,
         }
         self.ctx.report(**figures)
 

@@ -1,11 +1,12 @@
 """The browser stack of one task, started in a fixed order and torn down in reverse:
 
-display (Xvfb) ─▶ audio sink (PulseAudio) ─▶ browser (Chromium) ─▶ page
+display (Xvfb) ─▶ audio sink (PulseAudio) ─▶ page proxy (URL policy) ─▶ browser (Chromium) ─▶ page
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from workers.common.errors import FarmFault
@@ -13,34 +14,48 @@ from workers.common.process import ProcessFailed
 from workers.panorama.browser import BROWSER_CRASHED, Browser
 from workers.panorama.builders import Frame
 from workers.panorama.display import AudioSink, Display
+from workers.panorama.proxy import PageProxy
 
 log = logging.getLogger(__name__)
 
 
 class BrowserStack:
-    def __init__(self, frame: Frame, chromium: str, home: Path) -> None:
+    def __init__(self, frame: Frame, chromium: str, home: Path, allowlist: Iterable[str]) -> None:
         self.frame = frame
         self.chromium = chromium
         self.home = home
+        self.allowlist = tuple(allowlist)
         self.display: Display | None = None
         self.audio: AudioSink | None = None
+        self.proxy: PageProxy | None = None
         self.browser: Browser | None = None
 
     def start(self) -> BrowserStack:
         try:
             self.display = Display(self.frame).start()
             self.audio = AudioSink().start()
-        except ProcessFailed as exc:
+            self.proxy = PageProxy(self.allowlist).start()
+        except (ProcessFailed, OSError) as exc:
             self.close()
             raise FarmFault(f"browser stack did not start: {exc}", BROWSER_CRASHED) from exc
         try:
             self.browser = Browser(
-                self.chromium, self.frame, self.display.name, self.audio.server, self.home
+                self.chromium,
+                self.frame,
+                self.display.name,
+                self.audio.server,
+                self.home,
+                proxy=self.proxy.server,
             ).launch()
         except Exception:
             self.close()
             raise
         return self
+
+    @property
+    def blocked_requests(self) -> int:
+        """The page's requests the URL policy refused so far."""
+        return self.proxy.blocked if self.proxy is not None else 0
 
     def failure(self) -> str:
         """Why the stack cannot be recorded any more, or ''."""
@@ -54,11 +69,11 @@ class BrowserStack:
 
     def close(self) -> None:
         """Reverse order; every step runs even when an earlier one fails."""
-        for part in (self.browser, self.audio, self.display):
+        for part in (self.browser, self.proxy, self.audio, self.display):
             if part is None:
                 continue
             try:
                 part.close()
             except Exception:
                 log.exception("panorama: closing %s failed", type(part).__name__)
-        self.browser = self.audio = self.display = None
+        self.browser = self.proxy = self.audio = self.display = None
