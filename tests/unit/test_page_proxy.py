@@ -103,12 +103,11 @@ def test_an_allowed_request_is_forwarded_in_origin_form_and_closed(proxy, origin
     assert proxy.blocked == 0
 
 
-def test_a_request_to_a_forbidden_address_gets_403_and_never_reaches_it(
-    proxy, origins, caplog
-):
+def test_a_request_to_a_forbidden_address_gets_403_and_never_reaches_it(proxy, origins, caplog):
     _, forbidden = origins
     answer = exchange(proxy, get(forbidden.authority))
     assert answer.startswith(b"HTTP/1.1 403 Refused by the URL policy")
+    assert f"X-Capstan-Proxy-Error: {FORBIDDEN} resolves to {FORBIDDEN}".encode() in answer
     assert b"loopback" in answer
     assert forbidden.requests == []
     assert proxy.blocked == 1
@@ -157,9 +156,14 @@ def test_the_host_is_resolved_once_and_the_checked_address_is_the_one_connected(
     assert lookups == ["page.test"]
 
 
-def test_an_unresolvable_host_is_a_bad_gateway_not_a_policy_refusal(proxy):
+def test_unreachable_hosts_are_a_bad_gateway_with_chromiums_error_not_a_refusal(proxy):
     answer = exchange(proxy, get("no-such-host.invalid:80"))
     assert answer.startswith(b"HTTP/1.1 502")
+    assert b"X-Capstan-Proxy-Error: net::ERR_NAME_NOT_RESOLVED" in answer
+    with socket.socket() as closed:
+        closed.bind((ALLOWED, 0))  # a port nobody listens on
+        answer = exchange(proxy, get(f"{ALLOWED}:{closed.getsockname()[1]}"))
+    assert b"X-Capstan-Proxy-Error: net::ERR_CONNECTION_REFUSED" in answer
     assert proxy.blocked == 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from workers.common.errors import FarmFault, UserFault
 from workers.panorama import builders
 from workers.panorama.builders import Frame
+from workers.panorama.proxy import ERROR_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,10 @@ class Browser:
             response = self._page.goto(url, wait_until="load", timeout=timeout_s * 1000)
         except Exception as exc:
             raise UserFault(load_failure(url, exc, timeout_s), PAGE_LOAD_FAILED) from exc
+        refused = response.headers.get(ERROR_HEADER.lower()) if response is not None else None
+        if refused:  # the page proxy answered: refused by the URL policy, or unreachable
+            why = f" ({refused})" if refused.startswith("net::") else f": {refused}"
+            raise UserFault(f"RecordURL {url} could not be loaded{why}", PAGE_LOAD_FAILED)
         if response is not None and response.status >= 400:
             raise UserFault(
                 f"RecordURL {url} answered HTTP {response.status} {response.status_text}".rstrip(),

@@ -31,12 +31,14 @@ MAX_HEAD_BYTES = 64 * 1024
 HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 300.0  # a quiet WebSocket or long poll; a stalled one ends
+ERROR_HEADER = "X-Capstan-Proxy-Error"  # on the proxy's own answers: why, in one line
 _CHUNK = 64 * 1024
 _HOP_HEADERS = {b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization"}
 
 
 class Refused(Exception):
-    """Answer the page with this status and text instead of forwarding."""
+    """Answer the page with this status and text instead of forwarding; the text is
+    Chromium's net:: error where there is one (RecordURL's load failure quotes it)."""
 
     def __init__(self, status: int, reason: str, text: str) -> None:
         super().__init__(text)
@@ -99,19 +101,23 @@ class PageProxy:
         """Resolve ``host`` once, check every address, connect to a checked one."""
         try:
             addresses = urlpolicy.resolve(host)
-        except urlpolicy.UrlRefused as exc:
-            raise Refused(502, "Bad Gateway", f"capstan page proxy: {exc}") from None
+        except urlpolicy.UrlRefused:
+            raise Refused(502, "Bad Gateway", "net::ERR_NAME_NOT_RESOLVED") from None
         why = urlpolicy.refusal(addresses, self.allowlist)
         if why:
             self.count_blocked(host, why)
-            raise Refused(403, "Refused by the URL policy", f"capstan page proxy: {host} {why}")
-        failure: OSError | None = None
+            raise Refused(403, "Refused by the URL policy", f"{host} {why}")
+        error = "net::ERR_CONNECTION_FAILED"
         for address in addresses:
             try:
                 return socket.create_connection((str(address), port), CONNECT_TIMEOUT_S)
-            except OSError as exc:
-                failure = exc
-        raise Refused(502, "Bad Gateway", f"capstan page proxy: {host}:{port} {failure}")
+            except ConnectionRefusedError:
+                error = "net::ERR_CONNECTION_REFUSED"
+            except TimeoutError:
+                error = "net::ERR_CONNECTION_TIMED_OUT"
+            except OSError:
+                pass
+        raise Refused(502, "Bad Gateway", error)
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -127,7 +133,7 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         proxy, client = self.server.proxy, self.request
         if not proxy.slots.acquire(blocking=False):
-            _answer(client, Refused(503, "Service Unavailable", "capstan page proxy: too busy"))
+            _answer(client, Refused(503, "Service Unavailable", "too many connections"))
             return
         proxy.track(client, True)
         try:
@@ -152,7 +158,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         url = urlsplit(target.decode("latin-1"))
         if url.scheme != "http" or not url.hostname:
-            raise Refused(400, "Bad Request", "capstan page proxy: only http:// URLs or CONNECT")
+            raise Refused(400, "Bad Request", "only http:// URLs or CONNECT")
         upstream = proxy.connect(url.hostname, url.port or 80)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         upstream.sendall(origin_request(method, path.encode("latin-1"), version, headers) + rest)
@@ -167,7 +173,7 @@ def read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
         if len(data) > MAX_HEAD_BYTES:
-            raise Refused(431, "Request Header Fields Too Large", "capstan page proxy: head")
+            raise Refused(431, "Request Header Fields Too Large", "request head too large")
         chunk = sock.recv(_CHUNK)
         if not chunk:
             raise ConnectionError("closed before a request")
@@ -181,7 +187,7 @@ def parse_head(head: bytes) -> tuple[bytes, bytes, bytes, list[bytes]]:
     line, *headers = head.split(b"\r\n")
     parts = line.split()
     if len(parts) != 3:
-        raise Refused(400, "Bad Request", "capstan page proxy: bad request line")
+        raise Refused(400, "Bad Request", "bad request line")
     return parts[0], parts[1], parts[2], headers
 
 
@@ -189,7 +195,7 @@ def split_authority(authority: str) -> tuple[str, int]:
     """'host:port' or '[v6]:port' of a CONNECT."""
     host, sep, port = authority.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise Refused(400, "Bad Request", "capstan page proxy: CONNECT needs host:port")
+        raise Refused(400, "Bad Request", "CONNECT needs host:port")
     return host.strip("[]"), int(port)
 
 
@@ -266,10 +272,11 @@ def _shut(sock: socket.socket) -> None:
 
 
 def _answer(client: socket.socket, refused: Refused) -> None:
-    body = (refused.text + "\n").encode("utf-8", "replace")
+    body = f"capstan page proxy: {refused.text}\n".encode("utf-8", "replace")
     head = (
         f"HTTP/1.1 {refused.status} {refused.reason}\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
+        f"{ERROR_HEADER}: {refused.text}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     with contextlib.suppress(OSError):
