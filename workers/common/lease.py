@@ -2,6 +2,8 @@
 
 A worker whose renewal finds another epoch (the reconciler gave the task to someone
 else while this one was frozen or cut off) must stop at once: ``lost`` is set.
+A worker that was frozen does not wait for the renewal thread to find out: ``confirm()``
+asks Redis itself when the last renewal is older than the lease could have lived.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 
 from workers.common.errors import ServiceUnavailable
 from workers.common.store import TaskStore
@@ -32,15 +35,29 @@ class LeaseKeeper:
         self.ttl_s = ttl_s
         self.renew_s = renew_s
         self.lost = threading.Event()
+        # When the last renewal that succeeded was sent: the lease lives until at least
+        # then + ttl. Past ttl - renew_s the renewal thread is late (frozen with us?).
+        self._renewed_at = time.monotonic()
+        self._doubt_after_s = max(ttl_s - renew_s, renew_s)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._renew_loop, name=f"lease-{task_id[:8]}")
         self._thread.daemon = True
 
     def take(self) -> bool:
+        sent = time.monotonic()
         if not self.store.take_lease(self.task_id, self.epoch, self.holder, self.ttl_s):
             return False
+        self._renewed_at = sent
         self._thread.start()
         return True
+
+    def confirm(self) -> bool:
+        """True while the lease is ours. After a freeze (the process was stopped, or
+        starved) the lease may have lapsed and the task gone to another worker: renew
+        here and now, so that the caller does nothing more for a task it lost."""
+        if not self.lost.is_set() and time.monotonic() - self._renewed_at > self._doubt_after_s:
+            self._renew()
+        return not self.lost.is_set()
 
     def release(self) -> None:
         self._done.set()
@@ -54,11 +71,19 @@ class LeaseKeeper:
 
     def _renew_loop(self) -> None:
         while not self._done.wait(self.renew_s):
-            try:
-                held = self.store.renew_lease(self.task_id, self.epoch, self.holder, self.ttl_s)
-            except ServiceUnavailable:
-                continue  # Redis restarting: keep trying, the answer decides once it is back
-            if not held:
-                log.error("lease of task %s epoch %d lost: stopping", self.task_id, self.epoch)
-                self.lost.set()
+            self._renew()
+            if self.lost.is_set():
                 return
+
+    def _renew(self) -> None:
+        """One renewal (from either thread): a refusal sets ``lost`` for good."""
+        sent = time.monotonic()
+        try:
+            held = self.store.renew_lease(self.task_id, self.epoch, self.holder, self.ttl_s)
+        except ServiceUnavailable:
+            return  # Redis restarting: keep trying, the answer decides once it is back
+        if held:
+            self._renewed_at = max(self._renewed_at, sent)
+        elif not self.lost.is_set():
+            log.error("lease of task %s epoch %d lost: stopping", self.task_id, self.epoch)
+            self.lost.set()

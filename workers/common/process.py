@@ -128,6 +128,17 @@ class ManagedProcess:
         proc.wait()
         return proc.returncode
 
+    def kill(self) -> None:
+        """SIGKILL now, no step asking it to finish its file; then close().
+
+        For a worker fenced off its task: a graceful stop would let ffmpeg close and list
+        one more segment for a task another worker records now.
+        """
+        self._signal(signal.SIGKILL)
+        if self._proc is not None:
+            self._proc.wait()
+        self.close()
+
     def close(self) -> None:
         if self._closed:
             return

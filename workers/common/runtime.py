@@ -134,6 +134,10 @@ class TaskRunner:
         if self._capture_stopped:
             return
         self._capture_stopped = True
+        if self.keeper.lost.is_set():
+            # Fenced: another worker records this task now. A graceful stop would let
+            # ffmpeg close and list one more segment; session.close() kills it instead.
+            return
         try:
             self.session.stop()
         except Exception:
@@ -185,6 +189,9 @@ class TaskRunner:
             if limit and captured >= limit:
                 return EndReason(f"MaxDurationLimit of {limit:.0f}s reached")
             command = self._next_command()
+            # Again after the wait for a command, where a frozen worker most likely was:
+            # nothing (a pull started, a segment shipped) for a task it no longer owns.
+            self._check_ownership()
             if command is not None:
                 if command.action is Action.STOP:
                     return EndReason("stopped")
@@ -236,7 +243,7 @@ class TaskRunner:
         return paused
 
     def _check_ownership(self, drain: bool = False) -> None:
-        if self.keeper.lost.is_set():
+        if not self.keeper.confirm():
             raise Fenced(self.record.task_id)
         if drain and draining.is_set():
             self._hand_back()

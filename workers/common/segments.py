@@ -3,6 +3,10 @@
 ffmpeg's segment muxer appends a line to the run's CSV list when it closes a segment,
 so a listed segment is complete: ship it, then append it (fenced by epoch) to the task's
 segment list. The final file is the concatenation of that list, in order.
+
+Only this epoch's runs are shipped, plus what an earlier epoch had closed on this disk
+when this worker took the task over (a worker on the same machine that died or froze):
+an old worker coming back must not get its late segments listed by the new one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ class SegmentShipper:
         self.shipped = {item["name"] for item in stored}
         self.seconds = sum(float(item["duration"]) for item in stored)
         self.bytes = sum(int(item["size"]) for item in stored)
+        self.last_name = max(self.shipped, default="")  # names sort in recording order
+        self._own = f"e{ctx.epoch:04d}"  # SegmentRun stems: e<epoch>r<run>
+        self._inherited = {
+            name for name, _ in self._closed_segments() if not name.startswith(self._own)
+        }
 
     def key(self, name: str) -> str:
         return f"raw/{self.ctx.task_id}/{name}"
@@ -37,6 +46,10 @@ class SegmentShipper:
         shipped = 0
         for name, duration in self._closed_segments():
             if name in self.shipped:
+                continue
+            if not self._ours(name):
+                self.shipped.add(name)  # never: see the module's docstring
+                log.warning("task %s: %s is not this epoch's: left out", self.ctx.task_id, name)
                 continue
             path = self.ctx.segment_dir / name
             if not path.exists():
@@ -50,6 +63,7 @@ class SegmentShipper:
             if not self.ctx.store.add_segment(self.ctx.task_id, self.ctx.epoch, entry):
                 raise Fenced(self.ctx.task_id)
             self.shipped.add(name)
+            self.last_name = name
             self.seconds += duration
             self.bytes += size
             shipped += 1
@@ -57,6 +71,11 @@ class SegmentShipper:
             RecordedSeconds=round(self.seconds, 2), Bytes=self.bytes + self._open_bytes()
         )
         return shipped
+
+    def _ours(self, name: str) -> bool:
+        """This epoch's, or inherited at takeover; and after the last listed (in order)."""
+        mine = name.startswith(self._own) or name in self._inherited
+        return mine and name > self.last_name
 
     def fetch_all(self) -> list[Path]:
         """Every stored segment as a local file, in recording order."""

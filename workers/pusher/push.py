@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from workers.common.process import ManagedProcess
+from workers.common.stall import StallWatch
 
 _PROGRESS_LINE = re.compile(r"^[a-z0-9_]+=\S*$")
 # "[rtmp @ 0x55d0c0a8e0] Server error: Already publishing": what the server said.
@@ -31,13 +32,12 @@ class PushRun:
         self._lock = threading.Lock()
         self._out_time_s = 0.0
         self._ended = False
-        self._started = time.monotonic()
-        self._last_advance = self._started
+        self._progress = StallWatch()  # out_time growing: media is being published
         self._messages: collections.deque[str] = collections.deque(maxlen=20)
         self.process = ManagedProcess(name, argv, on_line=self._line)
 
     def start(self) -> PushRun:
-        self._started = self._last_advance = time.monotonic()
+        self._progress.restart()
         self.process.start()
         return self
 
@@ -66,8 +66,8 @@ class PushRun:
 
     @property
     def stalled_for_s(self) -> float:
-        with self._lock:
-            return time.monotonic() - self._last_advance
+        """Seconds since the published position last moved (a hung ffmpeg stops it)."""
+        return self._progress.still_for_s()
 
     def messages(self) -> list[str]:
         with self._lock:
@@ -84,9 +84,12 @@ class PushRun:
             time.sleep(0.05)
         return self.flowing
 
-    def stop(self) -> None:
-        """'q': ffmpeg sends what it has, closes the publish and reports its last position."""
-        self.process.stop(quit_key=True, grace_s=3.0)
+    def stop(self, grace_s: float = 3.0) -> None:
+        """'q': ffmpeg sends what it has, closes the publish and reports its last position.
+
+        A hung ffmpeg answers none of the steps: a short ``grace_s`` gets to SIGKILL sooner.
+        """
+        self.process.stop(quit_key=True, grace_s=grace_s)
         self.process.close()
 
     # ---- internals -------------------------------------------------------------------
@@ -102,7 +105,7 @@ class PushRun:
             with self._lock:
                 if seconds > self._out_time_s:
                     self._out_time_s = seconds
-                    self._last_advance = time.monotonic()
+                    self._progress.advance(seconds)
         elif key == "progress" and value == "end":
             with self._lock:
                 self._ended = True

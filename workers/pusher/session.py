@@ -39,6 +39,7 @@ PUBLISH_REFUSED = "PublishRefused"
 SOURCE_LOST = "SourceLost"
 END_TOLERANCE_S = 1.5  # a clean exit this close to the end is the end of the file
 RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0
+STALLED_STOP_GRACE_S = 1.0  # a hung ffmpeg answers neither 'q' nor signals: SIGKILL soon
 
 
 class PusherSession(Session[PusherStart]):
@@ -199,7 +200,7 @@ class PusherSession(Session[PusherStart]):
         stall = min(self.ctx.settings.stall_timeout_s, float(self.ctx.spec.MaxIdleTime))
         if run.stalled_for_s > stall:
             log.warning("task %s: push stalled for %.0fs, restarting", self.ctx.task_id, stall)
-            self._end_run()
+            self._end_run(grace_s=STALLED_STOP_GRACE_S)
             self._outage(f"nothing was pushed for {stall:.0f}s")
             return
         self._report(run)
@@ -291,12 +292,12 @@ class PusherSession(Session[PusherStart]):
             self.next_try = self.outage_since + self.retry_s
         self.last_problem = problem
 
-    def _end_run(self) -> None:
+    def _end_run(self, grace_s: float = 3.0) -> None:
         """Stop the current run (if any) and fold what it published into the position."""
         run = self.run
         if run is None:
             return
-        run.stop()
+        run.stop(grace_s)
         self.run = None
         if self.source.live:
             self.pushed_s += run.out_time_s

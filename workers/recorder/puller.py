@@ -8,11 +8,12 @@ room backend cannot be reached. ffmpeg only tells these apart in its last stderr
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workers.common.ffmpeg import SegmentRun
 from workers.common.process import ManagedProcess
 from workers.common.rooms import redact
+from workers.common.stall import StallWatch
 
 
 class RunEnd(enum.Enum):
@@ -55,21 +56,43 @@ class PullRun:
 
     run: SegmentRun
     process: ManagedProcess
+    # The run's segment bytes growing: media is arriving (ffmpeg copies, and says nothing).
+    progress: StallWatch = field(default_factory=StallWatch)
 
     @property
     def alive(self) -> bool:
         return self.process.alive
 
+    def written(self) -> int:
+        """Bytes of media this run has written so far (every segment file of the run)."""
+        total = 0
+        for path in self.run.directory.glob(f"{self.run.stem}_*.ts"):
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:  # shipped and removed meanwhile
+                continue
+        return total
+
     def has_media(self) -> bool:
         """True once ffmpeg wrote media: the stream is there (its header needs data)."""
-        return any(
-            path.stat().st_size > 0 for path in self.run.directory.glob(f"{self.run.stem}_*.ts")
-        )
+        return self.written() > 0
 
-    def stop(self) -> None:
-        """'q' first: the segment muxer closes and lists the last segment."""
-        self.process.stop(quit_key=True)
+    def stalled_for_s(self, now: float) -> float:
+        """Seconds since the run last wrote a byte (or since it started, before its first)."""
+        self.progress.advance(self.written(), now)
+        return self.progress.still_for_s(now)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """'q' first: the segment muxer closes and lists the last segment.
+
+        A hung ffmpeg answers none of the steps: a short ``grace_s`` gets to SIGKILL sooner.
+        """
+        self.process.stop(quit_key=True, grace_s=grace_s)
         self.process.close()
+
+    def kill(self) -> None:
+        """At once, closing nothing: for a task another worker owns now."""
+        self.process.kill()
 
     def end(self) -> RunEnd:
         self.process.close()

@@ -24,6 +24,8 @@ from workers.recorder.puller import PullRun, RunEnd, last_error
 
 log = logging.getLogger(__name__)
 
+STALLED_STOP_GRACE_S = 1.0  # a hung ffmpeg answers neither 'q' nor signals: SIGKILL soon
+
 
 class RecorderSession(Session[RecorderStart]):
     spec_model = RecorderStart
@@ -98,6 +100,7 @@ class RecorderSession(Session[RecorderStart]):
             log.info("task %s: user %s is here", self.ctx.task_id, self.spec.UserId)
             self.presence.seen()
         if pull.alive:
+            self._end_if_stalled(pull, now)
             return
         self.pull = None
         why = pull.end()
@@ -113,6 +116,22 @@ class RecorderSession(Session[RecorderStart]):
             )
         if self.presence.present:
             log.info("task %s: user %s left (%s)", self.ctx.task_id, self.spec.UserId, why.value)
+        self.presence.run_ended(now)
+
+    def _end_if_stalled(self, pull: PullRun, now: float) -> None:
+        """A pull alive but writing nothing for stall_timeout_s is hung (rw_timeout did not
+        end it): kill it and count it as the user dropping. A new run starts as soon as
+        the stream is there; the time away counts toward MaxIdleTime."""
+        limit = self.ctx.settings.stall_timeout_s
+        if pull.stalled_for_s(now) <= limit:
+            return
+        log.warning(
+            "task %s: the pull of %s wrote nothing for %.0fs: restarting it",
+            self.ctx.task_id, self.spec.UserId, limit,
+        )  # fmt: skip
+        pull.stop(grace_s=STALLED_STOP_GRACE_S)
+        self.pull = None
+        self.last_error = f"the pull wrote no media for {limit:.0f}s and was restarted"
         self.presence.run_ended(now)
 
     def _idle_end(self, now: float) -> EndReason:
@@ -170,4 +189,8 @@ class RecorderSession(Session[RecorderStart]):
         return delivery.seeds_body(self.spec, files, error)
 
     def close(self) -> None:
-        self._stop_pull()
+        # After stop() there is no pull left; one still here means capture was cut short
+        # (another worker owns the task now): kill it, closing no segment.
+        if self.pull is not None:
+            self.pull.kill()
+            self.pull = None
