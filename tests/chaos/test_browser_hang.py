@@ -1,0 +1,91 @@
+"""A hung Chromium (SIGSTOP: alive, silent) on a real panorama worker.
+
+A frozen browser keeps its last picture on the X screen, so the capture goes on
+producing frames: only the page can tell. The session asks the page to run a trivial
+script every few seconds; when it has not answered for CAPSTAN_STALL_TIMEOUT_S the task
+ends clearly (finished with BrowserHung, the recording kept and delivered as one file)
+and the frozen processes are killed, not left behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.support import FAST, HttpClient, children, examine, holder_pid, send, wait_for
+from tests.support import media
+from tests.support import panorama_helpers as pano
+from tests.support.tools import require
+from workers.common.store import default_store
+
+pytestmark = pytest.mark.integration
+
+STALL_S = 4
+
+
+def chromium_descendants(pid: int) -> list[int]:
+    """Every Chromium process under ``pid`` (browser, zygotes, renderers, GPU, utility)."""
+    found, todo = [], children(pid)
+    while todo:
+        child = todo.pop()
+        todo += children(child)
+        if state(child)[0] == "chromium":
+            found.append(child)
+    return found
+
+
+def state(pid: int) -> tuple[str, str]:
+    """(comm, state letter) of a process; ("", "") once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "", ""
+    comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return comm, stat[stat.rindex(")") + 2]
+
+
+def test_a_hung_chromium_fails_the_task_clearly_and_keeps_the_recording(
+    capstan_env_vars, capstan_env, farm_process, static_server, chaos_figures
+):
+    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "python:playwright"):
+        require(tool)
+    capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(STALL_S)})
+    api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
+    farm_process("panorama", concurrency=1)
+    store = default_store()
+    pages = static_server(pano.PAGES)
+
+    # Given a page being recorded
+    task_id = api.start(RecordURL=pano.page_url(pages.url, bg="0000ff"), Width=320, Height=240)
+    api.wait_status(task_id, "recording")
+    started = time.monotonic()
+    time.sleep(4)
+
+    # When every one of its Chromium processes freezes (renderers and browser)
+    worker_pid = wait_for(lambda: holder_pid(store, task_id), 10, "a worker holds the lease")
+    frozen = wait_for(lambda: chromium_descendants(worker_pid), 10, "the task's Chromium")
+    for pid in frozen:
+        send(pid, signal.SIGSTOP)
+    hung = time.monotonic()
+
+    # Then the task ends by itself with a clear error and the recording before the hang
+    body = api.finished(task_id, timeout=60)
+    result = body["Result"]
+    output = examine(result, lambda url: pano.local_file(capstan_env, url))
+    chaos_figures(
+        "panorama: Chromium hung (SIGSTOP)",
+        media_seconds_lost=(hung - started) - output.duration_s,
+        one_playable_file=output.one_playable_file,
+        error=result.get("ErrorCode"),
+    )
+    assert result["ErrorCode"] == "BrowserHung", result
+    assert "stopped answering" in result["ErrorMessage"]
+    assert output.one_playable_file
+    assert pano.close_to(media.frame_rgb(output.path, 1.0), pano.BLUE)
+    # and no frozen Chromium is left behind (killed, not merely abandoned)
+    wait_for(
+        lambda: all(state(pid)[1] in ("", "Z") for pid in frozen), 10, "the frozen Chromium killed"
+    )
