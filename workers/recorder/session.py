@@ -1,8 +1,9 @@
 """The recorder: record one user's stream of a room to MP3 (Mode 00) or MP4 (01, 02).
 
 Capture is a series of pull runs (ffmpeg, stream copy into segments). A run ends when the
-user leaves; while they are away the pull is retried with a short backoff, and a return is
-a new run, so the final file (the concatenation) has no gap. Away for MaxIdleTime: the
+user leaves, or when its ffmpeg hangs (no segment byte for stall_timeout_s: it is killed,
+and that counts as the user leaving); while they are away the pull is retried with a short
+backoff, and a return is a new run, so the final file (the concatenation) has no gap. Away for MaxIdleTime: the
 recording ends; never there at all: it ends with Status 0 and says so.
 """
 
@@ -126,9 +127,8 @@ class RecorderSession(Session[RecorderStart]):
         if pull.stalled_for_s(now) <= limit:
             return
         log.warning(
-            "task %s: the pull of %s wrote nothing for %.0fs: restarting it",
-            self.ctx.task_id, self.spec.UserId, limit,
-        )  # fmt: skip
+            "task %s: the pull wrote nothing for %.0fs: restarting it", self.ctx.task_id, limit
+        )
         pull.stop(grace_s=STALLED_STOP_GRACE_S)
         self.pull = None
         self.last_error = f"the pull wrote no media for {limit:.0f}s and was restarted"
