@@ -3,8 +3,9 @@
 Capture is a series of pull runs (ffmpeg, stream copy into segments). A run ends when the
 user leaves, or when its ffmpeg hangs (no segment byte for stall_timeout_s: it is killed,
 and that counts as the user leaving); while they are away the pull is retried with a short
-backoff, and a return is a new run, so the final file (the concatenation) has no gap. Away for MaxIdleTime: the
-recording ends; never there at all: it ends with Status 0 and says so.
+backoff, and a return is a new run, so the final file (the concatenation) has no gap.
+Away for MaxIdleTime: the recording ends; never there at all: it ends with Status 0 and
+says so.
 """
 
 from __future__ import annotations
