@@ -27,29 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import children_of, cpu_seconds
+
 TARGETS = {"cpu_cores_per_push": 0.03, "drift_percent": 0.5, "resume_error_s": 1.0}
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime + stime
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def sample_video(out: Path, seconds: int) -> Path:

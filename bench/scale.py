@@ -24,18 +24,13 @@ from typing import Any
 
 import requests
 
+from bench.common import free_port
 from deploy.local import stack
 from deploy.local.process import Child
 
 REPO = Path(__file__).resolve().parent.parent
 APP = 1400000000
 ROOM = 7001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Farm:

@@ -10,12 +10,12 @@ import contextlib
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
 
 from config.settings import Settings
+from tests.support.api import ServiceApi
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
@@ -35,38 +35,14 @@ def close_to(rgb: tuple[float, float, float], want: tuple[int, int, int], tol: f
     return all(abs(a - b) <= tol for a, b in zip(rgb, want, strict=True))
 
 
-class PanoramaApi:
+class PanoramaApi(ServiceApi):
     """/v1/panorama through the dispatcher (a Flask test client)."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    service = "panorama"
+    default_timeout = 40.0
 
-    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = self.client.post("/v1/panorama", json=body)
-        return response.status_code, response.get_json()
-
-    def start(self, **data: Any) -> str:
-        status, answer = self.post({"Action": "Start", "Data": data})
-        assert status == 200, answer
-        return str(answer["TaskID"])
-
-    def act(self, action: str, task_id: str) -> dict[str, Any]:
-        status, answer = self.post({"Action": action, "Data": {"TaskID": task_id}})
-        assert status == 200, answer
-        return answer
-
-    def describe(self, task_id: str) -> dict[str, Any]:
-        return self.act("Describe", task_id)
-
-    def wait_status(self, task_id: str, *statuses: str, timeout: float = 40.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.describe(task_id)
-            if body["Status"] in statuses:
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
-            time.sleep(0.1)
+    def start(self, **data: Any) -> str:  # type: ignore[override]
+        return super().start({"Action": "Start", "Data": data})
 
     def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
         return self.wait_status(task_id, "finished", timeout=timeout)

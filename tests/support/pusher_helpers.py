@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.api import ServiceApi
+
 SDK_APP_ID = "1400000000"
 ROOM_ID = "8848"
 USER_SIG = "eJwtzNEKgkAUBNB-2efQ3e3eUqG3tMCKJJEIIxxxx-PUSHER*CZeOk9sHfnEhCwlUW"
@@ -134,41 +136,13 @@ def stream_name(user_id: str, room_id: str = ROOM_ID) -> str:
     return f"{SDK_APP_ID}_{room_id}_{user_id}"
 
 
-class PusherApi:
+class PusherApi(ServiceApi):
     """The pusher endpoint through the dispatcher (a Flask test client)."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = self.client.post("/v1/pusher", json=body)
-        return response.status_code, response.get_json()
-
-    def start(self, body: dict[str, Any]) -> str:
-        status, answer = self.post(body)
-        assert status == 200, answer
-        return str(answer["TaskID"])
-
-    def act(self, action: str, task_id: str) -> dict[str, Any]:
-        status, answer = self.post({"Action": action, "Data": {"TaskID": task_id}})
-        assert status == 200, answer
-        return answer
-
-    def describe(self, task_id: str) -> dict[str, Any]:
-        return self.act("Describe", task_id)
+    service = "pusher"
 
     def position(self, task_id: str) -> float:
         return float(self.describe(task_id).get("Progress", {}).get("Position", 0.0))
-
-    def wait_status(self, task_id: str, *statuses: str, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.describe(task_id)
-            if body["Status"] in statuses:
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
-            time.sleep(0.2)
 
     def wait_position(self, task_id: str, seconds: float, timeout: float = 30.0) -> float:
         """Until Describe's Position reaches ``seconds``; the position then."""

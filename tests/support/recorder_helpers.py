@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from config.settings import Settings
+from tests.support.api import ServiceApi
 from workers.common import rooms
 
 SDK_APP_ID = 1400000000
@@ -37,40 +38,10 @@ def push_url(settings: Settings, room: str | int, user_id: str) -> str:
     return rooms.push_url(settings, SDK_APP_ID, room, user_id, USER_SIG)
 
 
-class RecorderApi:
+class RecorderApi(ServiceApi):
     """The recorder endpoint through the dispatcher (a Flask test client)."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = self.client.post("/v1/recorder", json=body)
-        return response.status_code, response.get_json()
-
-    def start(self, body: dict[str, Any]) -> str:
-        status, answer = self.post(body)
-        assert status == 200, answer
-        return str(answer["TaskID"])
-
-    def act(self, action: str, task_id: str) -> dict[str, Any]:
-        status, answer = self.post({"Action": action, "Data": {"TaskID": task_id}})
-        assert status == 200, answer
-        return answer
-
-    def describe(self, task_id: str) -> dict[str, Any]:
-        return self.act("Describe", task_id)
-
-    def wait_status(self, task_id: str, *statuses: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Describe's body once Status is one of ``statuses``; ``_seen``: when (monotonic)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.describe(task_id)
-            if body["Status"] in statuses:
-                body["_seen"] = time.monotonic()
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
-            time.sleep(0.1)
+    service = "recorder"
 
     def wait_present(self, task_id: str, present: bool = True, timeout: float = 20.0) -> float:
         """Until Describe says the recorder has (or has lost) the user's stream; when."""
