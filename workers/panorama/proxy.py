@@ -30,6 +30,7 @@ MAX_CONNECTIONS = 128
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
+LOGGED_REFUSALS = 20  # then every 100th
 IDLE_TIMEOUT_S = 300.0  # a quiet WebSocket or long poll; a stalled one ends
 ERROR_HEADER = "X-Capstan-Proxy-Error"  # on the proxy's own answers: why, in one line
 _CHUNK = 64 * 1024
@@ -77,7 +78,9 @@ class PageProxy:
     def count_blocked(self, host: str, why: str) -> None:
         with self._lock:
             self.blocked += 1
-        log.warning("page request to %s refused: %s", host, why)  # the host only: no path
+            count = self.blocked
+        if count <= LOGGED_REFUSALS or count % 100 == 0:  # a hostile page cannot flood the log
+            log.warning("page request to %s refused (%d so far): %s", host, count, why)  # no path
 
     def track(self, sock: socket.socket, open_: bool) -> None:
         with self._lock:
