@@ -234,6 +234,17 @@ def _paths() -> dict[str, Any]:
     return paths
 
 
+# Answered by gunicorn before the app sees the request (its limit_request_line, 4094 bytes).
+_URI_TOO_LONG = {"414": {"description": "request line too long (gunicorn's answer, text/html)"}}
+
+
+def _with_server_limits(paths: dict[str, Any]) -> dict[str, Any]:
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"] = {**operation["responses"], **_URI_TOO_LONG}
+    return paths
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     return {
@@ -245,7 +256,7 @@ def document() -> dict[str, Any]:
             "When app keys are configured, requests carry X-Capstan-Key, X-Capstan-Date and "
             "X-Capstan-Signature (HMAC-SHA256; see workers/common/signing.py).",
         },
-        "paths": _paths(),
+        "paths": _with_server_limits(_paths()),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
