@@ -66,11 +66,12 @@ class RecorderSession(Session[RecorderStart]):
         now = time.monotonic()
         if self.pull is not None:
             self._watch(self.pull, now)
-        if self.pull is None:
-            if self.presence.idle(now):
-                return self._idle_end(now)
-            if self.presence.due(now):
-                self._try_pull()
+        # Away for MaxIdleTime ends the recording, even with a pull still trying (one
+        # hung before its first byte included): the runtime's stop() ends that pull.
+        if self.presence.idle(now):
+            return self._idle_end(now)
+        if self.pull is None and self.presence.due(now):
+            self._try_pull()
         self._report()
         return None
 
@@ -102,7 +103,8 @@ class RecorderSession(Session[RecorderStart]):
             log.info("task %s: user %s is here", self.ctx.task_id, self.spec.UserId)
             self.presence.seen()
         if pull.alive:
-            self._end_if_stalled(pull, now)
+            if self.presence.present:
+                self._end_if_stalled(pull, now)
             return
         self.pull = None
         why = pull.end()
@@ -121,9 +123,10 @@ class RecorderSession(Session[RecorderStart]):
         self.presence.run_ended(now)
 
     def _end_if_stalled(self, pull: PullRun, now: float) -> None:
-        """A pull alive but writing nothing for stall_timeout_s is hung (rw_timeout did not
-        end it): kill it and count it as the user dropping. A new run starts as soon as
-        the stream is there; the time away counts toward MaxIdleTime."""
+        """A pull that wrote media, then nothing for stall_timeout_s, is hung (rw_timeout
+        did not end it): kill it and count it as the user dropping. A new run starts as
+        soon as the stream is there; the time away counts toward MaxIdleTime. (Before its
+        first byte a pull is still connecting: MaxIdleTime bounds that, see poll().)"""
         limit = self.ctx.settings.stall_timeout_s
         if pull.stalled_for_s(now) <= limit:
             return
