@@ -2,8 +2,9 @@
 Callback or videoSrc resolves to a loopback, private, link-local or metadata address is
 refused at once with InvalidParam, instead of failing later in a worker.
 
-The workers check again when they connect (DNS answers change, redirects happen); a host
-that does not resolve here is left to them.
+No DNS here: IP literals and localhost names are checked at once; other names are checked
+by the worker right before it connects (DNS answers change, redirects happen), so a slow
+resolver never stalls a Start.
 """
 
 from __future__ import annotations
@@ -25,6 +26,6 @@ def check_urls(spec: Spec, settings: Settings) -> None:
             continue  # absent, a pusher path in the media directory, or s3:// (farm's own)
         schemes = urlpolicy.MEDIA if name == "videoSrc" else urlpolicy.WEB
         try:
-            urlpolicy.check(url, settings.url_allowlist, schemes, unresolvable_ok=True)
+            urlpolicy.check(url, settings.url_allowlist, schemes, resolve_names=False)
         except urlpolicy.UrlRefused as exc:
             raise InvalidParam(f"{name} {exc}") from None

@@ -55,3 +55,24 @@ def test_media_sources_may_be_rtmp():
 def test_an_unresolvable_host_is_refused():
     with pytest.raises(UrlRefused, match="does not resolve"):
         check("http://no-such-host.invalid/", [])
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/x", "cloud metadata"),
+        ("http://10.0.0.7/", "private"),
+        ("http://[::1]/", "loopback"),
+        ("http://LOCALHOST./", "loopback"),
+        ("http://app.localhost/", "loopback"),
+    ],
+)
+def test_the_edge_check_refuses_literals_and_localhost_without_dns(url, reason):
+    with pytest.raises(UrlRefused, match=f"a {reason} address"):
+        check(url, [], resolve_names=False)
+
+
+def test_the_edge_check_leaves_names_to_the_worker():
+    check("http://no-such-host.invalid/", [], resolve_names=False)  # no DNS asked
+    with pytest.raises(UrlRefused, match="does not resolve"):
+        check("http://no-such-host.invalid/", [])  # the worker's check

@@ -34,27 +34,40 @@ def check(
     allowlist: Iterable[str],
     schemes: frozenset[str] = WEB,
     *,
-    unresolvable_ok: bool = False,
+    resolve_names: bool = True,
 ) -> None:
     """Raise UrlRefused unless ``url`` is allowed; resolves its host (DNS) to decide.
 
-    ``unresolvable_ok``: a host that does not resolve passes (the dispatcher's early
-    check; the worker checks again, and refuses it, when it connects)."""
+    ``resolve_names=False`` (the dispatcher's early check): no DNS in the request path,
+    so a slow resolver cannot stall Starts. IP literals and localhost names are checked;
+    other names pass here and are checked by the worker right before it connects (the
+    check that also defeats DNS rebinding)."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in schemes:
         raise UrlRefused(f"must be a {'/'.join(sorted(schemes))} URL, not {parts.scheme or 'none'}")
     host = parts.hostname
     if not host:
         raise UrlRefused("has no host")
-    try:
+    if resolve_names:
         addresses = resolve(host)
-    except UrlRefused:
-        if unresolvable_ok:
+    else:
+        addresses = _without_dns(host)
+        if not addresses:
             return
-        raise
     why = refusal(addresses, allowlist)
     if why:
         raise UrlRefused(why)
+
+
+def _without_dns(host: str) -> list[Address]:
+    """The addresses a host stands for when that needs no DNS: an IP literal, localhost."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
+        return [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    try:
+        return [ipaddress.ip_address(name)]
+    except ValueError:
+        return []
 
 
 def refusal(addresses: Iterable[Address], allowlist: Iterable[str]) -> str | None:
