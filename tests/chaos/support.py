@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import requests
 
 from tests.support import media
+from tests.support.tools import wait_until
 from workers.common.store import TaskStore, sub_key
 
 SEGMENT_S = 2.0
@@ -57,14 +57,7 @@ def holder_pid(store: TaskStore, task_id: str) -> int | None:
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened within {timeout:.0f}s: {what}")
-        time.sleep(interval)
+    return wait_until(predicate, timeout, interval, what)
 
 
 def epoch_seconds(store: TaskStore, task_id: str, epoch: int) -> float:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.support import children
 from tests.support import media
 from tests.support.tools import REPO
 from workers.common import crypto
@@ -210,18 +211,6 @@ def test_secrets_are_sealed_in_the_record_and_open_for_the_session(store, redis_
     assert spec.Password.get_secret_value() == "hunter2-very-secret"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
     store, capstan_env, capstan_env_vars
 ):
@@ -240,7 +229,7 @@ def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
     wait_status(store, task_id, Status.RECORDING)
     time.sleep(6)
     before = store.get(task_id).progress
-    for pid in [*_children(doomed.pid), doomed.pid]:
+    for pid in [*children(doomed.pid), doomed.pid]:
         os.kill(pid, signal.SIGKILL)
     doomed.wait()
 
