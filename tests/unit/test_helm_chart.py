@@ -3,7 +3,6 @@ rendered manifest is valid for the supported Kubernetes versions (real helm, bun
 no cluster). CRDs (KEDA, Prometheus Operator) get structural checks of their required fields.
 """
 
-import os
 import shutil
 import subprocess
 from functools import cache
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography.fernet import Fernet
+
+from tests.support import tools
 
 try:  # requirements-dev.txt; absent on a bare laptop
     import kubernetes_validate
@@ -27,10 +28,7 @@ CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
 
 
 def missing(what: str):
-    """Skip on a laptop; under CI a missing tool is a failure (DESIGN section 9)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required in CI")
-    pytest.skip(f"{what} not installed")
+    tools.missing(f"{what} is not installed (make install)")
 
 
 @cache
