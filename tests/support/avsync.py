@@ -1,0 +1,169 @@
+"""When a sound happens against the picture: flash and beep events in a media file.
+
+A recording of tests/pages/flashbeep.html (or of a lavfi flash-and-beep publisher) has
+white flashes and 1 kHz beeps that start together. This module finds each flash onset in
+the video (the first bright frame, by its presentation time) and each beep onset in the
+audio (the first loud sample, at its presentation time: the stream's start plus the sample
+index), pairs them, and reports beep minus flash: negative is sound early, positive late.
+
+Timestamps are read as a player reads them, after the demuxer: ``-copyts`` keeps them,
+and the audio is checked for holes (a player plays samples one after the other, so audio
+whose timestamps jump would drift against a pts-timed picture).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000  # audio analysis rate: 62.5 us per sample, far below a video frame
+_PTS_TIME = re.compile(rb"pts_time:\s*(-?[\d.]+)")
+_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class Pair:
+    flash_s: float  # presentation time of the first bright frame
+    beep_s: float  # presentation time of the first loud sample
+
+    @property
+    def offset_ms(self) -> float:
+        return (self.beep_s - self.flash_s) * 1000.0
+
+
+@dataclass
+class Sync:
+    pairs: list[Pair]
+    flashes: list[float]
+    beeps: list[float]
+    audio_holes_ms: list[float] = field(default_factory=list)  # gaps/overlaps in audio pts
+
+    @property
+    def offsets_ms(self) -> list[float]:
+        return [p.offset_ms for p in self.pairs]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.offsets_ms)
+
+    @property
+    def spread_ms(self) -> float:
+        return max(self.offsets_ms) - min(self.offsets_ms)
+
+    def between(self, start_s: float, end_s: float) -> list[float]:
+        """Offsets of the events whose flash lies in [start_s, end_s)."""
+        return [p.offset_ms for p in self.pairs if start_s <= p.flash_s < end_s]
+
+    def drift_ms_per_min(self) -> float:
+        """Least-squares slope of offset against time, in ms per minute."""
+        xs = [p.flash_s / 60.0 for p in self.pairs]
+        ys = self.offsets_ms
+        if len(xs) < 2:
+            return 0.0
+        slope, _ = np.polyfit(xs, ys, 1)
+        return float(slope)
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "events": len(self.pairs),
+            "flashes": len(self.flashes),
+            "beeps": len(self.beeps),
+            "median_ms": round(self.median_ms, 1),
+            "min_ms": round(min(self.offsets_ms), 1),
+            "max_ms": round(max(self.offsets_ms), 1),
+            "spread_ms": round(self.spread_ms, 1),
+            "drift_ms_per_min": round(self.drift_ms_per_min(), 2),
+            "worst_audio_hole_ms": round(max(self.audio_holes_ms, default=0.0, key=abs), 1),
+        }
+
+
+def measure(path: str | Path, *, max_pair_s: float = 0.9) -> Sync:
+    """Flash and beep onsets of ``path``, each beep paired with the nearest flash."""
+    flashes = flash_onsets(path)
+    beeps = beep_onsets(path)
+    pairs = []
+    for flash in flashes:
+        near = min(beeps, key=lambda b: abs(b - flash), default=None)
+        if near is not None and abs(near - flash) <= max_pair_s:
+            pairs.append(Pair(flash, near))
+    if not pairs:
+        raise AssertionError(f"{path}: no flash/beep pairs ({len(flashes)} flashes, {len(beeps)} beeps)")
+    return Sync(pairs, flashes, beeps, audio_holes_ms(path))
+
+
+def _ffmpeg(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    done = subprocess.run(argv, capture_output=True, timeout=_TIMEOUT, check=False)
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-4:]
+        raise AssertionError(f"{argv[0]} failed: {' | '.join(tail)}")
+    return done
+
+
+def flash_onsets(path: str | Path, *, bright: float = 128.0) -> list[float]:
+    """Presentation times of the frames where the picture turns from dark to bright."""
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-an",
+            "-vf", "scale=16:9,format=gray,showinfo", "-fps_mode", "passthrough",
+            "-f", "rawvideo", "-"]  # fmt: skip
+    done = _ffmpeg(argv)
+    times = [float(m) for m in _PTS_TIME.findall(done.stderr)]
+    lumas = np.frombuffer(done.stdout, dtype=np.uint8).reshape(-1, 16 * 9).mean(axis=1)
+    count = min(len(times), len(lumas))
+    onsets = []
+    was_bright = True  # an event already on screen when the file starts is not an onset
+    for t, luma in zip(times[:count], lumas[:count], strict=True):
+        is_bright = luma >= bright
+        if is_bright and not was_bright:
+            onsets.append(t)
+        was_bright = is_bright
+    return onsets
+
+
+def audio_start_s(path: str | Path) -> float:
+    argv = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+            "stream=start_time", "-of", "json", str(path)]  # fmt: skip
+    streams = json.loads(_ffmpeg(argv).stdout).get("streams", [])
+    if not streams:
+        raise AssertionError(f"{path}: no audio stream")
+    return float(streams[0].get("start_time") or 0.0)
+
+
+def beep_onsets(path: str | Path, *, gap_s: float = 0.5) -> list[float]:
+    """Presentation times of the first loud sample of each beep (after >= gap_s quiet)."""
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-vn",
+            "-ac", "1", "-ar", str(RATE), "-f", "s16le", "-"]  # fmt: skip
+    samples = np.abs(np.frombuffer(_ffmpeg(argv).stdout, dtype=np.int16).astype(np.int32))
+    if not len(samples) or samples.max() < 1000:
+        return []
+    loud = np.flatnonzero(samples >= samples.max() * 0.25)
+    start = audio_start_s(path)
+    onsets = []
+    last = -1e9
+    for index in loud:
+        if index - last > gap_s * RATE:
+            onsets.append(start + index / RATE)
+        last = index
+    return onsets
+
+
+def audio_holes_ms(path: str | Path, *, tolerance_ms: float = 2.0) -> list[float]:
+    """Jumps in the audio packets' timestamps (positive: a hole, negative: an overlap)."""
+    argv = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+            "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]  # fmt: skip
+    holes = []
+    expected = None
+    for line in _ffmpeg(argv).stdout.decode().split():
+        pts_text, _, duration_text = line.partition(",")
+        try:
+            pts, duration = float(pts_text), float(duration_text)
+        except ValueError:
+            continue
+        if expected is not None and abs(pts - expected) * 1000 > tolerance_ms:
+            holes.append((pts - expected) * 1000)
+        expected = pts + duration
+    return holes
