@@ -89,6 +89,9 @@ class TaskRunner:
         self.shipper = SegmentShipper(
             self.ctx, intermediate(self.settings, self.session.storage_type)
         )
+        if self.record.status not in FINALIZING:
+            # A takeover goes on where the last worker's media ends (not after the gap).
+            self.ctx.timeline = self.shipper.timeline_end()
         self._capture_stopped = False
 
     def run(self) -> str:

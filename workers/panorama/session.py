@@ -162,6 +162,7 @@ class PanoramaSession(Session[PanoramaStart]):
             run=run,
             segment_seconds=settings.segment_seconds,
             progress=progress,
+            wallclock_s=time.time(),
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
         self._answered_at = self._asked_at = time.monotonic()
@@ -172,6 +173,7 @@ class PanoramaSession(Session[PanoramaStart]):
         capture, self.capture = self.capture, None
         try:
             capture.stop()
+            self.ctx.end_run(capture.run)
         finally:
             last = capture.figures()
             self._earlier_runs = _add(self._earlier_runs, last)
