@@ -45,7 +45,7 @@ def stream_ends(path: Path | str, timeout_s: float = 30.0) -> Ends:
     out = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=True).stdout
     ends: dict[str, float] = {}
     for line in out.decode().split():
-        kind, pts, duration = (line.split(",") + ["", "", ""])[:3]
+        kind, pts, duration = [*line.split(","), "", "", ""][:3]
         try:
             end = float(pts) + (float(duration) if duration not in ("", "N/A") else 0.0)
         except ValueError:
