@@ -1,4 +1,9 @@
-"""Secrets at rest: the secret fields of a spec are kept Fernet-encrypted in the record."""
+"""Secrets at rest: the secret fields of a spec are kept Fernet-encrypted in the record.
+
+The key is CAPSTAN_SECRET_KEY, the same on every machine of the farm. It may list several
+Fernet keys, comma-separated: the first seals, every one opens (key rotation). A farm on
+loopback may leave it empty: then one machine makes its own key file in data_dir.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from config.settings import get_settings
+from workers.common.errors import TaskFailure
+
+
+class SecretsUnreadable(TaskFailure):
+    """A record's secrets were sealed with a key this machine does not have."""
+
+    code = "SecretsUnreadable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the task's secrets cannot be opened with this machine's CAPSTAN_SECRET_KEY: "
+            "give every dispatcher and worker the same CAPSTAN_SECRET_KEY (after a rotation, "
+            "keep the old key after the new one, comma-separated)"
+        )
 
 
 def _key_from_file(path: Path) -> bytes:
@@ -26,10 +45,11 @@ def _key_from_file(path: Path) -> bytes:
 
 
 @lru_cache(maxsize=1)
-def _fernet() -> Fernet:
+def _fernet() -> MultiFernet:
     settings = get_settings()
-    key = settings.secret_key.encode() if settings.secret_key else None
-    return Fernet(key or _key_from_file(settings.data_dir / "secret.key"))
+    keys = [key.encode() for key in settings.secret_keys]
+    keys = keys or [_key_from_file(settings.data_dir / "secret.key")]
+    return MultiFernet([Fernet(key) for key in keys])
 
 
 def seal(secrets: dict[str, Any]) -> str:
@@ -39,9 +59,13 @@ def seal(secrets: dict[str, Any]) -> str:
 
 
 def unseal(token: str) -> dict[str, Any]:
+    """The secrets of a record; SecretsUnreadable when no key of this machine opens them."""
     if not token:
         return {}
-    data: dict[str, Any] = json.loads(_fernet().decrypt(token.encode()))
+    try:
+        data: dict[str, Any] = json.loads(_fernet().decrypt(token.encode()))
+    except InvalidToken:
+        raise SecretsUnreadable() from None
     return data
 
 
