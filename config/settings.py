@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     s3_secret_key: str = ""
     # Intermediate storage for StorageType "cos": this bucket (or s3_bucket) under raw/.
     s3_raw_bucket: str = ""
+    # FileURL of S3 output without a Domain: "signed", the dispatcher's /files/s3/... link
+    # that answers with a redirect to a fresh presigned URL (private buckets; old callbacks
+    # keep working), or "bucket", the plain bucket URL (public buckets).
+    s3_file_urls: Literal["signed", "bucket"] = "signed"
+    # The endpoint clients reach the bucket at, for presigned URLs (empty: s3_endpoint_url).
+    s3_public_endpoint_url: str = ""
+    # How long a presigned URL the dispatcher redirects to stays valid.
+    s3_link_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Rooms.
     room_backend: Literal["rtmp", "trtc"] = "rtmp"

@@ -3,10 +3,14 @@
 The key is CAPSTAN_SECRET_KEY, the same on every machine of the farm. It may list several
 Fernet keys, comma-separated: the first seals, every one opens (key rotation). A farm on
 loopback may leave it empty: then one machine makes its own key file in data_dir.
+The same keys sign the dispatcher's file links (workers.common.filelinks).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 from functools import lru_cache
@@ -45,11 +49,15 @@ def _key_from_file(path: Path) -> bytes:
 
 
 @lru_cache(maxsize=1)
-def _fernet() -> MultiFernet:
+def _keys() -> list[bytes]:
     settings = get_settings()
     keys = [key.encode() for key in settings.secret_keys]
-    keys = keys or [_key_from_file(settings.data_dir / "secret.key")]
-    return MultiFernet([Fernet(key) for key in keys])
+    return keys or [_key_from_file(settings.data_dir / "secret.key")]
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in _keys()])
 
 
 def seal(secrets: dict[str, Any]) -> str:
@@ -69,5 +77,22 @@ def unseal(token: str) -> dict[str, Any]:
     return data
 
 
+def sign(text: str) -> str:
+    """A short signature of ``text`` (a file link), made with the first key."""
+    return _signature(_keys()[0], text)
+
+
+def signed(text: str, signature: str) -> bool:
+    """Whether any key of the farm (a rotated-out one too) made ``signature``."""
+    return any(hmac.compare_digest(_signature(key, text), signature) for key in _keys())
+
+
+def _signature(key: bytes, text: str) -> str:
+    # Domain-separated from the Fernet use of the same key.
+    digest = hmac.new(key, b"capstan-link\0" + text.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
 def forget_key() -> None:
+    _keys.cache_clear()
     _fernet.cache_clear()
