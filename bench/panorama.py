@@ -1,8 +1,11 @@
 """panorama figures for 720p30 recordings of a simple animated page (a frame counter,
 a colour, a WebAudio tone): CPU per recording, Start -> first frame, Stop -> finished,
 and how many recordings this machine holds side by side with < 1 % dropped frames.
+First, a recording of the flash-and-beep page: the sound's offset against the picture
+every --sync-every seconds, its drift, RSS and CPU (--sync-seconds 3600: the hour).
 
     .venv/bin/python -m bench.panorama [--seconds 60] [--max-concurrent 4] [--concurrent-seconds 20]
+    .venv/bin/python -m bench.panorama --only sync --sync-seconds 3600
 
 Starts its own redis-server and a page server on free ports; tasks go through the
 dispatcher (Flask test client) and run in this process (the runtime's run_task in a
@@ -169,6 +172,79 @@ def one_long_recording(bench: Bench, seconds: float) -> dict[str, Any]:
     }
 
 
+def rss_mb(root: int) -> float:
+    """Resident memory of ``root``'s descendants (the recording's processes), MB."""
+    total = 0
+    for pid in descendants_cpu(root):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, Any]:
+    """A long recording of the flash-and-beep page: every ``every_s``, the offset of the
+    sound against the picture in the file (median of that window's events), RSS and CPU;
+    the drift (ms per hour) and the file's length against the time recorded."""
+    from tests.support import avsync
+    from tests.support.panorama_helpers import local_file
+
+    url = f"{bench.page_base}/flashbeep.html"
+    task_id = bench.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
+    from workers.common.runtime import run_task
+    from workers.panorama.session import PanoramaSession
+
+    thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
+    thread.start()
+    bench.wait(task_id, "recording")
+    began = time.monotonic()
+    windows = []
+    while (elapsed := time.monotonic() - began) < seconds:
+        meter = CpuMeter()
+        meter.start()
+        time.sleep(min(every_s, seconds - elapsed))
+        cpu = meter.stop()
+        progress = bench.describe(task_id).get("Progress", {})
+        windows.append(
+            {
+                "at_s": round(time.monotonic() - began),
+                "rss_mb": rss_mb(os.getpid()),
+                "cores": round(sum(v for k, v in cpu.items() if k in MEDIA), 3),
+                "av_skew_ms": progress.get("AvSkewMs"),
+                "dup_frames": progress.get("DuplicatedFrames"),
+            }
+        )
+        print(json.dumps({"sync_window": windows[-1]}), flush=True)
+    recorded = time.monotonic() - began
+    bench.post("Stop", {"TaskID": task_id})
+    done = bench.wait(task_id, "finished", timeout=600)
+    thread.join(60)
+    from config.settings import get_settings
+
+    path = local_file(get_settings(), done["Result"]["Videos"][0]["FileURL"])
+    sync = avsync.measure(path)
+    for window in windows:
+        end = window["at_s"]
+        offsets = sync.between(end - every_s, end)
+        window["offset_median_ms"] = (
+            round(sorted(offsets)[len(offsets) // 2], 1) if offsets else None
+        )
+    duration = float(done["Result"]["Videos"][0]["FileDuration"])
+    return {
+        "seconds": round(recorded, 1),
+        "file_duration_s": duration,
+        "duration_error_pct": round(100 * (duration - recorded) / recorded, 3),
+        "offset": sync.summary(),
+        "drift_ms_per_hour": round(sync.drift_ms_per_min() * 60, 1),
+        "windows": windows,
+        "file_bytes": path.stat().st_size,
+        "error": done["Result"].get("ErrorCode", ""),
+    }
+
+
 def side_by_side(bench: Bench, count: int, seconds: float) -> dict[str, Any]:
     """``count`` recordings at once; dropped frames of each over ``seconds`` of steady state."""
     tasks = [bench.start(f"{(40 * i) % 256:02x}66cc", 300 + 100 * i) for i in range(count)]
@@ -203,6 +279,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-concurrent", type=int, default=4)
     parser.add_argument("--concurrent-seconds", type=float, default=20.0)
+    parser.add_argument("--sync-seconds", type=float, default=120.0, help="3600: the hour")
+    parser.add_argument("--sync-every", type=float, default=600.0)
+    parser.add_argument("--only", choices=["all", "sync"], default="all")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="capstan-bench-panorama-"))
@@ -221,6 +300,11 @@ def main() -> None:
     try:
         bench = Bench(pages.url)
         result: dict[str, Any] = {"machine_cores": os.cpu_count(), "load_avg": os.getloadavg()}
+        every = min(args.sync_every, args.sync_seconds / 2)
+        result["sync"] = sync_over_time(bench, args.sync_seconds, every)
+        if args.only == "sync":
+            print(json.dumps(result, indent=2))
+            return
         result["single_720p30"] = one_long_recording(bench, args.seconds)
         levels = []
         for count in range(1, args.max_concurrent + 1):

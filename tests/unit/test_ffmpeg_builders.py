@@ -15,12 +15,19 @@ def test_a_segment_run_names_sort_in_recording_order():
     assert names == ["/s/e0001r0002_%05d.ts", "/s/e0001r0010_%05d.ts", "/s/e0002r0001_%05d.ts"]
 
 
-def test_segment_output_writes_ts_segments_with_a_csv_list_on_the_recording_timeline():
+def test_segment_output_writes_ts_segments_with_a_csv_list_and_fresh_timestamps():
     run = ffmpeg.SegmentRun(Path("/seg"), "e0001r0001")
     args = ffmpeg.segment_output(run, 4)
     assert args[:2] == ["-f", "segment"]
     assert args[args.index("-segment_time") + 1] == "4"
     assert args[args.index("-segment_format") + 1] == "mpegts"
+    assert args[args.index("-reset_timestamps") + 1] == "1"
+    assert "-initial_offset" not in args
+
+
+def test_timeline_segments_keep_their_timestamps():
+    run = ffmpeg.SegmentRun(Path("/seg"), "e0001r0001")
+    args = ffmpeg.segment_output(run, 4, timeline_offset_s=0.0)
     assert "-reset_timestamps" not in args  # a reset per segment slips the sound (drift)
     assert args[args.index("-initial_offset") + 1] == "0.000000"
     assert args[args.index("-segment_list") + 1] == "/seg/e0001r0001.csv"
@@ -40,20 +47,9 @@ def test_h264_encode_puts_a_keyframe_on_every_segment_boundary(fps, keyframe_s, 
     assert args[args.index("-c:a") + 1] == "aac"
 
 
-@pytest.mark.parametrize(
-    ("ends", "offset_s", "expected"),
-    [
-        (ffmpeg.Ends(), None, "0.000000"),
-        (ffmpeg.Ends(audio_s=10.5, video_s=10.55), None, "10.550000"),  # after both streams
-        (ffmpeg.Ends(audio_s=10.5, video_s=10.55), 10.5, "10.500000"),  # the builder's choice
-    ],
-)
-def test_a_later_run_continues_the_timeline_where_the_media_before_it_ended(
-    ends, offset_s, expected
-):
-    run = ffmpeg.SegmentRun(Path("/seg"), "e0001r0002", ends)
-    args = ffmpeg.segment_output(run, 4, offset_s=offset_s)
-    assert args[args.index("-initial_offset") + 1] == expected
+def test_ends_base_is_after_both_streams():
+    assert ffmpeg.Ends(audio_s=10.5, video_s=10.55).base_s == 10.55
+    assert ffmpeg.Ends().base_s == 0.0
 
 
 def test_a_run_knows_its_last_closed_segment(tmp_path):
@@ -69,14 +65,19 @@ def test_a_run_knows_its_last_closed_segment(tmp_path):
     assert run.last_closed() == tmp_path / "e0001r0001_00001.ts"
 
 
-def test_concat_list_is_one_absolute_path_a_line(tmp_path):
+def test_concat_list_for_timeline_segments_is_one_absolute_path_a_line(tmp_path):
     odd = tmp_path / "it's here.ts"
-    assert (
-        ffmpeg.concat_list([odd, tmp_path / "b.ts"])
-        == f"{odd.resolve()}\n{tmp_path.resolve()}/b.ts\n"
-    )
+    both = ffmpeg.concat_list([odd, tmp_path / "b.ts"], timeline=True)
+    assert both == f"{odd.resolve()}\n{tmp_path.resolve()}/b.ts\n"
     with pytest.raises(ValueError, match="line break"):
-        ffmpeg.concat_list([tmp_path / "a\nb.ts"])
+        ffmpeg.concat_list([tmp_path / "a\nb.ts"], timeline=True)
+
+
+def test_concat_list_for_the_demuxer_quotes_awkward_paths(tmp_path):
+    odd = tmp_path / "it's here.ts"
+    text = ffmpeg.concat_list([odd], timeline=False)
+    quoted = str(odd.resolve()).replace("'", "'\\''")
+    assert text == f"file '{quoted}'\n"
 
 
 @pytest.mark.parametrize(

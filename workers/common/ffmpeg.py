@@ -65,23 +65,28 @@ def base(*, interactive: bool = False, loglevel: str = "warning") -> list[str]:
     return args if interactive else [*args, "-nostdin"]
 
 
-def segment_output(run: SegmentRun, seconds: int, *, offset_s: float | None = None) -> list[str]:
+def segment_output(
+    run: SegmentRun, seconds: int, *, timeline_offset_s: float | None = None
+) -> list[str]:
     """MPEG-TS segments (robust to a crash: no trailer) with a list of the closed ones.
 
-    Segments keep the recording's timeline (the run's builder maps its clock onto it):
-    the final file is their byte concatenation, each packet at the time it was captured.
-    Resetting timestamps per segment instead leaves the audio a fraction of a frame
-    short or long at every cut, which a player hears as drift (25 ms a minute).
-
-    ``offset_s`` is where the run's zero lands on the timeline: by default after the
-    end of both streams of what was recorded before (``run.start.base_s``).
+    With ``timeline_offset_s`` (where the run's zero lands), segments keep the
+    recording's timeline (the run's builder maps its clock onto it) and the final file
+    is their byte concatenation (``concat_input(timeline=True)``), each packet at the
+    time it was captured. Without it, timestamps restart in each segment and the concat
+    demuxer butts them together: simple, but the audio comes out a fraction of a frame
+    short or long at every cut, which a player hears as drift (25 ms a minute, as
+    panorama had); the recorder still uses it (a copied stream keeps the sender's clock).
     """
-    offset = run.start.base_s if offset_s is None else offset_s
+    if timeline_offset_s is None:
+        timing = ["-reset_timestamps", "1"]
+    else:
+        timing = ["-initial_offset", f"{timeline_offset_s:.6f}"]
     return [
         "-f", "segment",
         "-segment_time", str(seconds),
         "-segment_format", "mpegts",
-        "-initial_offset", f"{offset:.6f}",
+        *timing,
         "-segment_list", str(run.list_path),
         "-segment_list_type", "csv",
         str(run.pattern),
@@ -105,18 +110,27 @@ def h264_encode(fps: int, keyframe_s: int, *, preset: str = "veryfast", crf: int
     ]  # fmt: skip
 
 
-def concat_list(paths: Sequence[Path]) -> str:
-    """The concatf protocol's list: one absolute path a line."""
+def concat_list(paths: Sequence[Path], *, timeline: bool) -> str:
+    """The list of segments: for the concatf protocol (timeline segments) one absolute
+    path a line; for the concat demuxer ``file '...'`` lines quoted for its syntax."""
+    if timeline:
+        for path in paths:
+            if "\n" in str(path):
+                raise ValueError(f"a segment path with a line break: {path!r}")
+        return "".join(f"{path.resolve()}\n" for path in paths)
+    lines = []
     for path in paths:
-        if "\n" in str(path):
-            raise ValueError(f"a segment path with a line break: {path!r}")
-    return "".join(f"{path.resolve()}\n" for path in paths)
+        quoted = str(path.resolve()).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+    return "\n".join(lines) + "\n"
 
 
-def concat_input(list_file: Path) -> list[str]:
-    """The segments as one MPEG-TS byte stream, timestamps as they were captured
-    (the concat *demuxer* would re-time every file from its probed duration)."""
-    return ["-f", "mpegts", "-i", f"concatf:{list_file.resolve()}"]
+def concat_input(list_file: Path, *, timeline: bool) -> list[str]:
+    """Timeline segments as one MPEG-TS byte stream, timestamps as they were captured;
+    reset segments through the concat demuxer, each re-timed after the one before."""
+    if timeline:
+        return ["-f", "mpegts", "-i", f"concatf:{list_file.resolve()}"]
+    return ["-f", "concat", "-safe", "0", "-i", str(list_file)]
 
 
 def mp4_output(out: Path, *, audio: bool = True, video: bool = True) -> list[str]:

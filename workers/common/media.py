@@ -42,7 +42,8 @@ def stream_ends(path: Path | str, timeout_s: float = 30.0) -> Ends:
         get_settings().ffprobe, "-v", "error", "-show_entries",
         "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
-    out = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=True).stdout
+    # A segment cut short by a crash still has packets up to its tear: read what is there.
+    out = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False).stdout
     ends: dict[str, float] = {}
     for line in out.decode().split():
         kind, pts, duration = [*line.split(","), "", "", ""][:3]

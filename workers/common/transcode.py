@@ -1,8 +1,10 @@
 """The transcode step: closed segments, in order, to the final file by stream copy.
 
-Segments carry the recording's timeline (each run starts where the media before it
-ended, so the time spent paused, or lost in a takeover, is not in it): joined byte for
-byte they are one MPEG-TS stream, remuxed with every packet at its captured time.
+Timeline segments (panorama) carry the recording's timeline (each run starts where the
+media before it ended, so the time spent paused, or lost in a takeover, is not in it):
+joined byte for byte they are one MPEG-TS stream, remuxed with every packet at its
+captured time. Reset segments (recorder) restart at zero and the concat demuxer butts
+them together.
 """
 
 from __future__ import annotations
@@ -22,28 +24,47 @@ def _run(argv: list[str], what: str) -> None:
         raise FarmFault(f"{what} failed (exit {done.returncode}): {tail}", "TranscodeFailed")
 
 
-def _concat_args(segments: list[Path], out: Path) -> list[str]:
+def _concat_args(segments: list[Path], out: Path, timeline: bool) -> list[str]:
     list_file = out.with_name(out.name + ".concat.txt")
-    list_file.write_text(ffmpeg.concat_list(segments))
-    return [get_settings().ffmpeg, *ffmpeg.base(), *ffmpeg.concat_input(list_file)]
+    list_file.write_text(ffmpeg.concat_list(segments, timeline=timeline))
+    joined = ffmpeg.concat_input(list_file, timeline=timeline)
+    return [get_settings().ffmpeg, *ffmpeg.base(), *joined]
 
 
-def to_mp4(segments: list[Path], out: Path, *, audio: bool = True, video: bool = True) -> Path:
-    _run([*_concat_args(segments, out), *ffmpeg.mp4_output(out, audio=audio, video=video)], "MP4")
+def to_mp4(
+    segments: list[Path],
+    out: Path,
+    *,
+    audio: bool = True,
+    video: bool = True,
+    timeline: bool = False,
+) -> Path:
+    """``timeline``: the segments carry the recording's timeline (ffmpeg.segment_output)."""
+    args = [
+        *_concat_args(segments, out, timeline),
+        *ffmpeg.mp4_output(out, audio=audio, video=video),
+    ]
+    _run(args, "MP4")
     return out
 
 
-def to_mp3(segments: list[Path], out: Path) -> Path:
-    _run([*_concat_args(segments, out), *ffmpeg.mp3_output(out)], "MP3 encode")
+def to_mp3(segments: list[Path], out: Path, *, timeline: bool = False) -> Path:
+    _run([*_concat_args(segments, out, timeline), *ffmpeg.mp3_output(out)], "MP3 encode")
     return out
 
 
 def to_hls(
-    segments: list[Path], playlist: Path, seconds: int, *, key: bytes | None, key_uri: str = ""
+    segments: list[Path],
+    playlist: Path,
+    seconds: int,
+    *,
+    key: bytes | None,
+    key_uri: str = "",
+    timeline: bool = False,
 ) -> list[Path]:
     """VOD HLS; with ``key`` (16 bytes) every segment is AES-128 encrypted and the
     playlist's key URI is ``key_uri`` (where players fetch the key: AuthUrl)."""
-    args = _concat_args(segments, playlist)
+    args = _concat_args(segments, playlist, timeline)
     key_info = None
     if key is not None:
         key_file = playlist.with_name(".hls.key")

@@ -190,5 +190,5 @@ def capture(
     ]  # fmt: skip
     encode = ffmpeg.h264_encode(FPS, segment_seconds)
     # The run's zero is where the audio ended: the sound goes on without a hole.
-    output = ffmpeg.segment_output(run, segment_seconds, offset_s=run.start.audio_s)
+    output = ffmpeg.segment_output(run, segment_seconds, timeline_offset_s=run.start.audio_s)
     return [*args, *encode, *output]

@@ -40,8 +40,13 @@ def package(
 ) -> list[Path]:
     """The closed segments to one MP4 (moov first) or one HLS playlist with its parts."""
     if video.Muxer != "hls":
-        return [transcode.to_mp4(segments, out_dir / name)]
+        return [transcode.to_mp4(segments, out_dir / name, timeline=True)]
     key = bytes.fromhex(video.EncryptKey.get_secret_value()) if video.EncryptKey else None
     return transcode.to_hls(
-        segments, out_dir / name, segment_seconds, key=key, key_uri=video.AuthUrl or ""
+        segments,
+        out_dir / name,
+        segment_seconds,
+        key=key,
+        key_uri=video.AuthUrl or "",
+        timeline=True,
     )
