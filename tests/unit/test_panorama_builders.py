@@ -124,8 +124,8 @@ def test_capture_keeps_both_capture_clocks_and_starts_the_run_at_the_given_wall_
     video, audio = value_after(argv, "-filter_complex").split(";")
     assert video == "[0:v]setpts=PTS-1700000000.250000/TB[v]"
     assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000000.250000/TB,")
-    assert "aresample=async=1000:first_pts=0" in audio  # sample count follows the clock
-    assert audio.endswith("asetpts=N/SR/TB[a]")
+    assert "aresample=async=1000," in audio  # the sample count follows the clock
+    assert audio.endswith("asetpts=N/SR/TB+STARTPTS[a]")
     assert argv[argv.index("-map") : argv.index("-map") + 4] == ["-map", "[v]", "-map", "[a]"]
 
 
@@ -133,6 +133,8 @@ def test_a_resumed_run_starts_where_the_sound_before_it_ended():
     resumed = SegmentRun(Path("/w/segments"), "e0001r0003", Ends(audio_s=12.5, video_s=12.52))
     argv = capture(Frame(1280, 720), resumed)
     assert value_after(argv, "-initial_offset") == "12.500000"
+    # its sound is silence from its zero until the sink delivers: no hole after the pause
+    assert "aresample=async=1000:first_pts=0," in value_after(argv, "-filter_complex")
 
 
 def test_capture_pads_an_odd_size_to_even():

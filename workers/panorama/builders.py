@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workers.common import ffmpeg
-from workers.common.ffmpeg import SegmentRun
+from workers.common.ffmpeg import Ends, SegmentRun
 
 FPS = 30
 AUDIO_RATE = 48000
@@ -160,11 +160,14 @@ def capture(
     if frame.encoded != (frame.width, frame.height):
         width, height = frame.encoded
         video += f",pad={width}:{height}:0:0:black"
-    # A block of sound ends when it is read: it began its own length earlier.
+    # A block of sound ends when it is read: it began its own length earlier. A run
+    # after an earlier one starts its sound with silence from its zero (no hole where
+    # the sound before it ended); the first run starts with its first sound.
+    first_pts = ":first_pts=0" if run.start != Ends() else ""
     audio = (
         f"asetpts=PTS-NB_SAMPLES/SR/TB-{wallclock_s:.6f}/TB,"
-        f"aresample=async={RESAMPLE_STRETCH}:first_pts=0,"
-        "asetpts=N/SR/TB"  # then stamped by the sample count: never backwards
+        f"aresample=async={RESAMPLE_STRETCH}{first_pts},"
+        "asetpts=N/SR/TB+STARTPTS"  # then stamped by the sample count: never backwards
     )
     args = [
         *ffmpeg.base(interactive=True),
