@@ -172,13 +172,14 @@ def one_long_recording(bench: Bench, seconds: float) -> dict[str, Any]:
     }
 
 
-def rss_mb(root: int) -> float:
-    """Resident memory of ``root``'s descendants (the recording's processes), MB."""
+def pss_mb(root: int) -> float:
+    """Memory of ``root``'s descendants (the recording's processes), MB: their PSS, so
+    the pages Chromium's processes share are counted once, not once per process."""
     total = 0
     for pid in descendants_cpu(root):
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1])
         except OSError:
             continue
@@ -211,7 +212,7 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
         windows.append(
             {
                 "at_s": round(time.monotonic() - began),
-                "rss_mb": rss_mb(os.getpid()),
+                "pss_mb": pss_mb(os.getpid()),
                 "cores": round(sum(v for k, v in cpu.items() if k in MEDIA), 3),
                 "av_skew_ms": progress.get("AvSkewMs"),
                 "dup_frames": progress.get("DuplicatedFrames"),

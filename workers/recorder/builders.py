@@ -40,7 +40,8 @@ def pull_argv(
         "-i", url,
         *TRACKS[mode],
         "-c", "copy",
-        *ffmpeg.segment_output(run, segment_s),
+        # Copied streams keep the sender's clock; a run starts after both ends of the last.
+        *ffmpeg.segment_output(run, segment_s, timeline_offset_s=run.start.base_s),
     ]  # fmt: skip
 
 
