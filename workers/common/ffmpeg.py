@@ -76,7 +76,8 @@ def segment_output(
     time it was captured. Without it, timestamps restart in each segment and the concat
     demuxer butts them together: simple, but the audio comes out a fraction of a frame
     short or long at every cut, which a player hears as drift (25 ms a minute, as
-    panorama had); the HLS packaging of old records aside, nothing records this way any more.
+    panorama had). Both pools record timeline segments; the reset mode is kept as the
+    baseline the builder tests compare against.
     """
     if timeline_offset_s is None:
         timing = ["-reset_timestamps", "1"]
