@@ -7,6 +7,9 @@ from pathlib import Path
 from deploy.local.process import Child
 from deploy.local.stack import Command, Ready
 
+FPS = 25
+GOP_S = 2.0  # a keyframe every 2 s: a recorder joining late starts up to this much later
+
 # The flash-and-beep pattern: the picture turns white and a 1 kHz beep sounds over exactly
 # the same FLASH_S, FLASH_AT_S into every FLASH_EVERY_S of the publisher's own clock (its
 # keyframes, every 2 s, fall between flashes). Both start on a frame and on a sample: their
@@ -26,8 +29,8 @@ _GATE = (
 def lavfi_sources(size: str, tone_hz: int, *, flashbeep: bool = False) -> tuple[str, str]:
     """(video, audio) lavfi graphs: testsrc2 + a steady tone, or black flashing white + beeps."""
     if not flashbeep:
-        return f"testsrc2=size={size}:rate=25", f"sine=frequency={tone_hz}:sample_rate=48000"
-    video = f"color=c=black:size={size}:rate=25,drawbox=c=white:t=fill:enable='{_GATE}'"
+        return f"testsrc2=size={size}:rate={FPS}", f"sine=frequency={tone_hz}:sample_rate=48000"
+    video = f"color=c=black:size={size}:rate={FPS},drawbox=c=white:t=fill:enable='{_GATE}'"
     audio = f"aevalsrc='0.5*sin(2*PI*{tone_hz}*t)*{_GATE}':s=48000"
     return video, audio
 
@@ -48,7 +51,8 @@ def lavfi_publish_argv(
     if seconds is not None:
         argv += ["-t", f"{seconds}"]
     argv += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-             "-pix_fmt", "yuv420p", "-g", "50", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M",
+             "-pix_fmt", "yuv420p", "-g", str(int(FPS * GOP_S)),
+             "-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M",
              "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
              "-f", "flv", url]  # fmt: skip
     return argv
