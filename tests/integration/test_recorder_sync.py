@@ -34,8 +34,8 @@ SYNC_MS = 20.0  # the issue's bound on beep minus flash, the sender's being 0
 HOLE_MS = 3.0  # a jump in the audio's timestamps a player would play as a shift
 # A visit that ends by itself (the publisher's -t) ends the same way every run: what the
 # recorder does at a return is then the same every run. 6.74 s: the sender's last video
-# frame and its last audio frame end 18.8 ms apart, which the concat must not turn into a
-# shift of the audio after the return (see the xfail below).
+# frame and its last audio frame end 18.8 ms apart, which the next run must not turn into
+# a hole in the audio after the return (see the xfail below).
 VISIT_S = 6.74
 AWAY_S = 5.0
 # A returning user is joined this late at most: the recorder retries every
@@ -142,10 +142,11 @@ def test_mode_01_keeps_the_senders_schedule_across_a_drop_and_return(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="shared concat (workers/common/transcode.py): a segment's length is its MPEG-TS "
-    "duration estimate, not where its audio ends, so each run boundary shifts the later "
-    "audio by up to an AAC frame (+18.8 ms hole per return here, -37.6 ms after two); "
-    "see the recsync report. Flip once the concat keeps audio continuous.",
+    reason="audio hole at every return: a new run's timeline starts at Ends.base_s, the "
+    "later of the run before's audio and video ends (workers/common/ffmpeg.py "
+    "segment_output), so when its video outlasted its audio the audio gets a hole "
+    "(+18.8 ms per return with VISIT_S; the offsets themselves hold, pts-true). "
+    "See the recsync report. Flip once a run's audio continues where the audio ended.",
 )
 def test_mode_02_keeps_the_senders_sync_across_drops_and_returns(
     api, worker, settings, rtmp_server, lavfi_publisher
