@@ -170,15 +170,21 @@ def static_server() -> Iterator[Callable[[Path], StaticServer]]:
 
 @pytest.fixture
 def lavfi_publisher(request, log_dir) -> Iterator[Callable[..., Publisher]]:
-    """lavfi_publisher(url, seconds=None, size="640x360", tone_hz=1000) -> Publisher (.stop())."""
+    """lavfi_publisher(url, seconds=None, size="640x360", tone_hz=1000, flashbeep=False)
+    -> Publisher (.stop()); flashbeep: tests.support.publisher's flash-and-beep pattern."""
     require("ffmpeg")
     publishers: list[Publisher] = []
 
     def start(
-        url: str, seconds: float | None = None, size: str = "640x360", tone_hz: int = 1000
+        url: str,
+        seconds: float | None = None,
+        size: str = "640x360",
+        tone_hz: int = 1000,
+        flashbeep: bool = False,
     ) -> Publisher:
         log = log_dir / f"publisher-{len(publishers) + 1}-{request.node.name[:60]}.log"
-        publishers.append(Publisher(url, lavfi_publish_argv(url, seconds, size, tone_hz), log))
+        argv = lavfi_publish_argv(url, seconds, size, tone_hz, flashbeep=flashbeep)
+        publishers.append(Publisher(url, argv, log))
         return publishers[-1]
 
     yield start

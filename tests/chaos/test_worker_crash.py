@@ -22,6 +22,7 @@ from tests.chaos.support import (
     holder_pid,
     wait_for,
 )
+from tests.support import avsync
 from tests.support import panorama_helpers as pano
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
@@ -31,6 +32,7 @@ from workers.common.store import default_store
 pytestmark = pytest.mark.integration
 
 TOLERANCE_S = 1.5  # polling and ffmpeg's own start/stop, on a busy 2-core machine
+SYNC_MS = 20.0  # issue 11: a beep within 20 ms of its flash, the sender's offset being 0
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def test_recorder_killed_mid_recording_is_taken_over_and_gives_one_file(
     store = default_store()
     workers = [farm_process("recorder", concurrency=1) for _ in range(2)]
     api = rec.RecorderApi(HttpClient(farm.url))
-    lavfi_publisher(rec.push_url(capstan_env, 43474, "crash"))
+    lavfi_publisher(rec.push_url(capstan_env, 43474, "crash"), flashbeep=True)
     rtmp_server.wait_published(f"{rec.SDK_APP_ID}_43474_crash")
 
     # Given a recording running for a few seconds on one of the two workers
@@ -81,15 +83,23 @@ def test_recorder_killed_mid_recording_is_taken_over_and_gives_one_file(
     before = epoch_seconds(store, task_id, 1)
     after = epoch_seconds(store, task_id, 2)
     lost = recorded_before - before
+    sync = avsync.measure(output.path) if output.path else None
     chaos_figures(
         "recorder: worker SIGKILL mid-recording",
         media_seconds_lost=lost,
         one_playable_file=output.one_playable_file,
         output_s=output.duration_s,
         takeover_gap_s=(stopped - present) - output.duration_s,
+        sync=sync.summary() if sync else None,
     )
     assert "ErrorCode" not in body["Result"], body["Result"]
     assert output.one_playable_file and output.streams == ("audio", "video")
+    # Every beep still on its flash after the takeover, within SYNC_MS (issue 11). The
+    # audio's holes at the epoch boundary are only reported (chaos figures' sync): the
+    # next run starts after the later of the two streams' ends, see test_recorder_sync's
+    # xfail; assert them here too once that is fixed.
+    assert sync is not None and len(sync.pairs) == len(sync.flashes) >= 3, sync
+    assert max(abs(offset) for offset in sync.offsets_ms) <= SYNC_MS, sync.summary()
     assert lost <= SEGMENT_S + TOLERANCE_S
     assert output.duration_s == pytest.approx(before + after, abs=TOLERANCE_S)
     names = [s["name"] for s in store.segments(task_id)]

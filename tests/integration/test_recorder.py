@@ -12,7 +12,9 @@ from urllib.parse import quote
 import pytest
 
 from tests.support import media
+from tests.support.publisher import GOP_S
 from tests.support.recorder_helpers import (
+    RECORDER_TEST_ENV,
     SDK_APP_ID,
     USER_SIG,
     RecorderApi,
@@ -25,24 +27,11 @@ from tests.support.tools import free_port
 
 pytestmark = pytest.mark.integration
 
-PUBLISHER_GOP_S = 2.0  # tests.support.publisher: -g 50 at 25 fps
-
-# Recording lengths are short; segments of 2 s keep the tail after Stop short too.
-# Retrying an absent user's pull every 0.3 s (default: at most 1 s) makes the recorder
-# join a user within a fraction of a second, so durations compare within ±1 s.
-ENV = {
-    "CAPSTAN_SEGMENT_SECONDS": "2",
-    "CAPSTAN_RECORDER_RETRY_MAX_S": "0.3",
-    "CAPSTAN_CALLBACK_RETRY_WINDOW_S": "10",
-    "CAPSTAN_CALLBACK_FIRST_BACKOFF_S": "0.5",
-    "CAPSTAN_CALLBACK_TIMEOUT_S": "2",
-}
-
 
 @pytest.fixture
 def recorder_env(monkeypatch, capstan_env_vars, rtmp_server, s3_server):
-    capstan_env_vars.update(ENV)
-    for key, value in ENV.items():
+    capstan_env_vars.update(RECORDER_TEST_ENV)
+    for key, value in RECORDER_TEST_ENV.items():
         monkeypatch.setenv(key, value)
 
 
@@ -224,8 +213,8 @@ def test_mode_01_ends_by_itself_when_the_user_is_away_for_max_idle_time(
     assert [(s["codec_type"], s["codec_name"]) for s in info["streams"]] == [("video", "h264")]
     # Copied video can only begin at a keyframe: a user who joins after the recorder starts
     # is recorded from the first keyframe it receives (the test publisher sends one every
-    # PUBLISHER_GOP_S; a server without a GOP cache does not replay the last one).
-    assert recorded - PUBLISHER_GOP_S - 1.0 <= info["duration"] <= recorded + 1.0
+    # GOP_S; a server without a GOP cache does not replay the last one).
+    assert recorded - GOP_S - 1.0 <= info["duration"] <= recorded + 1.0
 
 
 def test_a_user_who_never_publishes_ends_with_status_0_and_says_so(

@@ -158,16 +158,23 @@ def beep_onsets(path: str | Path, *, gap_s: float = 0.5) -> list[float]:
 
 
 def audio_holes_ms(path: str | Path, *, tolerance_ms: float = 2.0) -> list[float]:
-    """Jumps in the audio packets' timestamps (positive: a hole, negative: an overlap)."""
+    """Where the audio's timestamps and its samples part (positive: a hole, negative: an
+    overlap): each decoded frame's pts against the previous frame's pts plus its samples.
+
+    Decoded frames, not packets: MP4 stores a packet's duration as the step to the next
+    timestamp, so a hole or overlap there only shows as a packet longer or shorter than
+    its samples, while a player plays the samples back to back.
+    """
     argv = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-            "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)]  # fmt: skip
+            "stream=sample_rate:frame=pts_time,nb_samples", "-of", "json", str(path)]  # fmt: skip
+    probed = json.loads(_ffmpeg(argv).stdout)
+    rate = int(probed["streams"][0]["sample_rate"])  # ffprobe 5 has no per-frame sample_rate
     holes = []
     expected = None
-    for line in _ffmpeg(argv).stdout.decode().split():
-        pts_text, _, duration_text = line.partition(",")
+    for frame in probed.get("frames", []):
         try:
-            pts, duration = float(pts_text), float(duration_text)
-        except ValueError:
+            pts, duration = float(frame["pts_time"]), int(frame["nb_samples"]) / rate
+        except (KeyError, ValueError):
             continue
         if expected is not None and abs(pts - expected) * 1000 > tolerance_ms:
             holes.append((pts - expected) * 1000)

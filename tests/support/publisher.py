@@ -7,18 +7,52 @@ from pathlib import Path
 from deploy.local.process import Child
 from deploy.local.stack import Command, Ready
 
+FPS = 25
+GOP_S = 2.0  # a keyframe every 2 s: a recorder joining late starts up to this much later
+
+# The flash-and-beep pattern: the picture turns white and a 1 kHz beep sounds over exactly
+# the same FLASH_S, FLASH_AT_S into every FLASH_EVERY_S of the publisher's own clock (its
+# keyframes, every 2 s, fall between flashes). Both start on a frame and on a sample: their
+# offset is 0 by construction (tests/integration/test_recorder_sync.py checks it in a file).
+FLASH_EVERY_S = 2.0
+FLASH_AT_S = 1.0
+FLASH_S = 0.2
+# The same gate for both sources. lavfi's t is n * (1/rate), a few ulps off the exact
+# second: a one-microsecond margin (under one audio sample) keeps the onset on frame and
+# sample n instead of sometimes one later.
+_GATE = (
+    f"gte(mod(t,{FLASH_EVERY_S:g}),{FLASH_AT_S - 1e-6:.6f})"
+    f"*lt(mod(t,{FLASH_EVERY_S:g}),{FLASH_AT_S + FLASH_S - 1e-6:.6f})"
+)
+
+
+def lavfi_sources(size: str, tone_hz: int, *, flashbeep: bool = False) -> tuple[str, str]:
+    """(video, audio) lavfi graphs: testsrc2 + a steady tone, or black flashing white + beeps."""
+    if not flashbeep:
+        return f"testsrc2=size={size}:rate={FPS}", f"sine=frequency={tone_hz}:sample_rate=48000"
+    video = f"color=c=black:size={size}:rate={FPS},drawbox=c=white:t=fill:enable='{_GATE}'"
+    audio = f"aevalsrc='0.5*sin(2*PI*{tone_hz}*t)*{_GATE}':s=48000"
+    return video, audio
+
 
 def lavfi_publish_argv(
-    url: str, seconds: float | None = None, size: str = "640x360", tone_hz: int = 1000
+    url: str,
+    seconds: float | None = None,
+    size: str = "640x360",
+    tone_hz: int = 1000,
+    *,
+    flashbeep: bool = False,
 ) -> list[str]:
-    """testsrc2 + sine, in real time (-re), ~1 Mbps H.264 and AAC, as FLV to url."""
+    """testsrc2 + sine (or the flash-and-beep pattern), in real time (-re), ~1 Mbps H.264
+    and AAC, as FLV to url (which may also be a file: ``-f flv`` is forced)."""
+    video, audio = lavfi_sources(size, tone_hz, flashbeep=flashbeep)
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-            "-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-            "-re", "-f", "lavfi", "-i", f"sine=frequency={tone_hz}:sample_rate=48000"]  # fmt: skip
+            "-re", "-f", "lavfi", "-i", video, "-re", "-f", "lavfi", "-i", audio]  # fmt: skip
     if seconds is not None:
         argv += ["-t", f"{seconds}"]
     argv += ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-             "-pix_fmt", "yuv420p", "-g", "50", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M",
+             "-pix_fmt", "yuv420p", "-g", str(int(FPS * GOP_S)),
+             "-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M",
              "-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
              "-f", "flv", url]  # fmt: skip
     return argv

@@ -17,6 +17,16 @@ from tests.support.api import ServiceApi
 from workers.common import rooms
 
 SDK_APP_ID = 1400000000
+# Recording lengths in tests are short; segments of 2 s keep the tail after Stop short too.
+# Retrying an absent user's pull every 0.3 s (default: at most 1 s) makes the recorder
+# join a user within a fraction of a second, so durations compare within ±1 s.
+RECORDER_TEST_ENV = {
+    "CAPSTAN_SEGMENT_SECONDS": "2",
+    "CAPSTAN_RECORDER_RETRY_MAX_S": "0.3",
+    "CAPSTAN_CALLBACK_RETRY_WINDOW_S": "10",
+    "CAPSTAN_CALLBACK_FIRST_BACKOFF_S": "0.5",
+    "CAPSTAN_CALLBACK_TIMEOUT_S": "2",
+}
 USER_SIG = "eJwtzNEKgkAUBNB-2efQ3e3eUqG3tMCKJJEIIxxxx-S*CZeOk9sHfnEhCwlUW*fE4oWusw3dULlJ7__"
 
 
