@@ -64,8 +64,8 @@ def record(api: PanoramaApi, settings, url: str, width: int, height: int) -> Pat
 
 
 def fonts_for(lang: str) -> bool:
-    listed = subprocess.run(["fc-list", f":lang={lang}"], capture_output=True, text=True)
-    return bool(listed.stdout.strip())
+    argv = ["fc-list", f":lang={lang}"]
+    return bool(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip())
 
 
 # ---- text in CJK scripts, emoji, WebGL -----------------------------------------------
@@ -105,16 +105,17 @@ def test_cjk_text_emoji_and_webgl_render(api, worker, site, settings):
 
 # ---- video: H.264/AAC, VP9/Opus, HLS ---------------------------------------------------
 
-TILES = {"H.264/AAC MP4": ("clip.mp4", 440), "VP9/Opus WebM": ("clip.webm", 660),
-         "HLS (H.264/AAC)": ("clip.m3u8", 880)}  # fmt: skip
+# Tones two octaves apart: a missing one measures below -45 dB next to the others' -27.
+TILES = {"H.264/AAC MP4": ("clip.mp4", 300), "VP9/Opus WebM": ("clip.webm", 1200),
+         "HLS (H.264/AAC)": ("clip.m3u8", 4800)}  # fmt: skip
 
 
 def test_video_pages_are_recorded_moving_with_their_sound(api, worker, site, settings):
     # Given an MP4, a WebM and an HLS video, each with its own tone
     root = Path(site.directory)
-    clips.mp4(root / "clip.mp4", 440)
-    clips.webm(root / "clip.webm", 660)
-    clips.hls(root / "clip.m3u8", 880)
+    clips.mp4(root / "clip.mp4", 300)
+    clips.webm(root / "clip.webm", 1200)
+    clips.hls(root / "clip.m3u8", 4800)
 
     # When a page playing the three side by side (320x180 tiles) is recorded
     query = "&".join(f"src={name}" for name, _ in TILES.values())
@@ -126,7 +127,7 @@ def test_video_pages_are_recorded_moving_with_their_sound(api, worker, site, set
         early, late = pixels(path, 2.0, tile), pixels(path, SECONDS - 1.5, tile)
         assert late.mean() > 40, f"{kind}: a black tile (not playing?)"
         assert movement(early, late) > 10, f"{kind}: the picture does not move"
-        assert media.tone_level(path, tone) > -45, f"{kind}: its {tone} Hz tone is silent"
+        assert media.tone_level(path, tone) > -35, f"{kind}: its {tone} Hz tone is not heard"
 
 
 def test_a_record_url_that_is_an_mp4_file_plays_with_its_sound(api, worker, site, settings):
@@ -140,5 +141,5 @@ def test_a_record_url_that_is_an_mp4_file_plays_with_its_sound(api, worker, site
     centre = Box(160, 90, 320, 180)
     early, late = pixels(path, 2.0, centre), pixels(path, SECONDS - 1.5, centre)
     assert movement(early, late) > 10, "the video does not move"
-    assert media.tone_level(path, 440) > -45
+    assert media.tone_level(path, 440) > -35
     assert media.tone_level(path, 440) - media.tone_level(path, 1500) > 20

@@ -42,6 +42,7 @@ def webm(path: Path, tone_hz: int, size: str = "320x180") -> Path:
 def hls(playlist: Path, tone_hz: int, size: str = "320x180") -> Path:
     """H.264/AAC in MPEG-TS segments of 2 s, a VOD playlist next to them."""
     segments = str(playlist.with_name(f"{playlist.stem}%d.ts"))
-    _ffmpeg([*_sources(size, tone_hz), *H264_AAC, "-f", "hls", "-hls_time", "2",
-             "-hls_playlist_type", "vod", "-hls_segment_filename", segments, str(playlist)])  # fmt: skip
+    hls_out = ["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod",
+               "-hls_segment_filename", segments, str(playlist)]  # fmt: skip
+    _ffmpeg([*_sources(size, tone_hz), *H264_AAC, *hls_out])
     return playlist
