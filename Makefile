@@ -8,8 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.requirements.stamp
-# One list, shared with .ci/run.
-APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt)
+# The lists, shared with .ci/run (fonts-packages.txt also with the Dockerfile).
+APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.txt)
 BENCHES := dispatcher recorder pusher panorama scale
 # CI=true (passed through): a test missing a tool fails instead of skipping.
 TEST_ENV := $(if $(CI),CI=$(CI))

@@ -9,6 +9,7 @@ the page calling window.startRecord/stopRecord) arrive only while Playwright is 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -25,6 +26,20 @@ log = logging.getLogger(__name__)
 PAGE_LOAD_FAILED = "PageLoadFailed"
 BROWSER_CRASHED = "BrowserCrashed"
 BROWSER_HUNG = "BrowserHung"
+
+
+# The profile's preferences: no "Translate this page?" bubble over a page written in another
+# language than the browser's (a Chinese page, on the farm's English Chromium). No flag
+# turns it off any more (--disable-translate and the Translate feature are gone).
+PREFERENCES = {"translate": {"enabled": False}}
+
+
+def write_preferences(profile: Path) -> None:
+    """A new profile starts with PREFERENCES; one Chromium has already used is left alone."""
+    preferences = profile / "Default" / "Preferences"
+    if not preferences.exists():
+        preferences.parent.mkdir(parents=True, exist_ok=True)
+        preferences.write_text(json.dumps(PREFERENCES))
 
 
 class PageSignals:
@@ -76,6 +91,7 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         self.profile.mkdir(parents=True, exist_ok=True)
+        write_preferences(self.profile)
         self._playwright = sync_playwright().start()
         try:
             self._context = self._playwright.chromium.launch_persistent_context(

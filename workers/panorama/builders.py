@@ -98,15 +98,19 @@ def chromium_args(frame: Frame, proxy: str) -> list[str]:
         f"--proxy-server={proxy}",
         "--proxy-bypass-list=<-loopback>",
         "--no-sandbox",  # the farm runs as root in a container; the task's page is the input
+        # No GPU: pages are composited in software (the cheapest without one), and WebGL
+        # runs on SwiftShader, which Chromium (156, tested) no longer falls back to without
+        # this flag: Playwright adds it by default, but WebGL must not hang on that default.
         "--disable-gpu",
+        "--enable-unsafe-swiftshader",
         "--disable-quic",
         "--no-first-run",
         "--no-default-browser-check",
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--disable-translate",
-        "--disable-features=Translate,MediaRouter,InfiniteSessionRestore",
+        # (The "Translate this page?" bubble is off by a profile preference: browser.py.)
+        "--disable-features=MediaRouter,InfiniteSessionRestore",
         # A public page may not reach private addresses behind the farm (URL policy).
         "--enable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights",
         "--disable-infobars",
