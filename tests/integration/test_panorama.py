@@ -284,7 +284,8 @@ def test_refresh_reloads_the_page_while_recording(api, pages, settings):
     assert "ErrorCode" not in done["Result"], done
     path = local_file(settings, done["Result"]["Videos"][0]["FileURL"])
     facts = media.probe(path)
-    assert 4.5 <= facts["duration"] <= 8.0, facts["duration"]
+    # the run's head is kept whole (sound from its first block): up to ~0.5 s more
+    assert 4.5 <= facts["duration"] <= 8.5, facts["duration"]
     (picture,) = [s for s in facts["streams"] if s["codec_type"] == "video"]
     assert (picture["width"], picture["height"]) == (400, 300)
     assert close_to(media.frame_rgb(path, 1.0), RED)
@@ -321,7 +322,7 @@ def test_max_duration_ends_it_and_a_dead_callback_is_reported(
     assert done["Result"]["ErrorCode"] == "CallbackFailed"
     assert "Callback failed even all tries" in done["Result"]["ErrorMessage"]
     path = local_file(settings, done["Result"]["Videos"][0]["FileURL"])
-    assert 3.0 <= media.probe(path)["duration"] <= 5.5
+    assert 3.0 <= media.probe(path)["duration"] <= 6.0  # the run's head is kept whole
     assert len(callback_receiver.received) >= 2
 
 
