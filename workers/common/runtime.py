@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import InvalidToken
+
 from config.settings import get_settings
 from workers.common import crypto
 from workers.common.drain import draining
 from workers.common.errors import CapstanError, FarmFault, ServiceUnavailable, TaskFailure
-from workers.common.finalize import Finalizer
+from workers.common.finalize import Finalizer, end_unopened
 from workers.common.lease import LeaseKeeper
 from workers.common.segments import Fenced, SegmentShipper
 from workers.common.services import get_service
@@ -64,9 +66,29 @@ def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | N
         return "held by another worker"
     try:
         record = store.get(task_id)  # fresh, now that it is ours
-        return TaskRunner(store, record, session_cls, keeper).run()
+        try:
+            runner = TaskRunner(store, record, session_cls, keeper)
+        except SecretsUnreadable as failure:
+            return end_unopened(store, record, failure)
+        return runner.run()
     finally:
         keeper.release()
+
+
+class SecretsUnreadable(FarmFault):
+    """The record's secrets were sealed with a key this machine does not have."""
+
+    code = "SecretsUnreadable"
+
+
+def open_secrets(record: TaskRecord) -> dict[str, Any]:
+    try:
+        return crypto.unseal(record.secrets)
+    except InvalidToken:
+        raise SecretsUnreadable(
+            "this worker cannot open the task's secrets: they were sealed with another "
+            "key. Give every machine of the farm the same CAPSTAN_SECRET_KEY"
+        ) from None
 
 
 class TaskRunner:
@@ -82,7 +104,7 @@ class TaskRunner:
         self.record = record
         self.keeper = keeper
         self.service = get_service(record.service)
-        spec = rebuild(session_cls.spec_model, record.spec, crypto.unseal(record.secrets))
+        spec = rebuild(session_cls.spec_model, record.spec, open_secrets(record))
         work_dir = self.settings.work_dir / record.task_id
         self.ctx = TaskContext(record, spec, self.settings, store, work_dir)
         self.session = session_cls(self.ctx)
