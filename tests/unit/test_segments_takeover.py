@@ -3,7 +3,14 @@ moment the new worker captures again, less what it still ships from the old one'
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from tests.unit.test_recorder_fencing import FakeStore, close_segment, shipper
+from workers.common.errors import FarmFault
+from workers.common.segments import SegmentShipper
+from workers.common.storage import LocalStorage
 
 
 def stored(closed_at: float) -> dict[str, object]:
@@ -36,3 +43,14 @@ def test_segments_the_old_worker_closed_on_this_disk_are_not_lost(tmp_path):
     assert new.unstored_s(now=107.0, capture_since=90.0) == 5.0
     new.ship_new()
     assert store.listed[-1]["closed_at"] > 0
+
+
+def test_segments_in_another_machines_directory_are_named_lost_with_the_setting(tmp_path):
+    ctx = SimpleNamespace(
+        task_id="t1", epoch=2, store=FakeStore([stored(100.0)]),
+        segment_dir=tmp_path / "work", report=lambda **figures: None,
+    )  # fmt: skip
+    here = SegmentShipper(ctx, LocalStorage(tmp_path / "not-shared"))  # type: ignore[arg-type]
+    with pytest.raises(FarmFault, match="CAPSTAN_INTERMEDIATE_STORAGE=s3") as lost:
+        here.fetch_all()
+    assert lost.value.code == "SegmentsLost"

@@ -19,10 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workers.common.errors import FarmFault
 from workers.common.session import TaskContext
 from workers.common.storage import Storage
 
 log = logging.getLogger(__name__)
+
+# A directory that is not shared: another machine recorded this segment.
+SEGMENTS_LOST = (
+    "segment {key} is not in this machine's intermediate storage directory: on a farm of "
+    "several machines set CAPSTAN_INTERMEDIATE_STORAGE=s3, or CAPSTAN_INTERMEDIATE_DIR to a "
+    "directory every worker shares"
+)
 
 
 class Fenced(Exception):
@@ -109,7 +117,10 @@ class SegmentShipper:
         for item in self.ctx.store.segments(self.ctx.task_id):
             local = self.ctx.segment_dir / item["name"]
             if not local.exists():
-                self.storage.get(item["key"], local)
+                try:
+                    self.storage.get(item["key"], local)
+                except FileNotFoundError:
+                    raise FarmFault(SEGMENTS_LOST.format(key=item["key"]), "SegmentsLost") from None
             paths.append(local)
         return paths
 
