@@ -91,7 +91,6 @@ class Cluster:
             "CAPSTAN_URL_ALLOWLIST": json.dumps([self.network.subnet]),
             "CAPSTAN_REDIS_HOST_ALLOWLIST": json.dumps([self.network.subnet]),
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(REPO),  # this checkout, whatever the venv's editable install
             **FAST,
         }
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("CAPSTAN_")}
