@@ -153,8 +153,10 @@ def test_a_lost_host_loses_no_recording(
         assert "ErrorCode" not in body["Result"], (service, body["Result"])
         assert output.one_playable_file and output.streams == ("audio", "video"), service
         assert lost <= SEGMENT_S + takeover_s + TOLERANCE_S, service
+        # The record says what was lost: never less than the output lacks, and within
+        # the promise (it counts wall time, a bound on media the room may still deliver)
         assert body["Progress"]["Takeovers"] == 1, service
-        assert reported == pytest.approx(lost, abs=TOLERANCE_S), service
+        assert lost - TOLERANCE_S <= reported <= SEGMENT_S + takeover_s + TOLERANCE_S, service
     assert "ErrorCode" not in bodies["pusher"]["Result"], bodies["pusher"]["Result"]
     assert resumed_at == pytest.approx(at_kill, abs=SEGMENT_S)
     assert not host_a.pids()
