@@ -10,8 +10,10 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from cryptography.fernet import Fernet
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The queues, one per pool. The Helm chart and the Makefile read these names
@@ -33,7 +35,10 @@ ROOM_TEMPLATES: dict[str, tuple[str, str]] = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAPSTAN_", extra="ignore")
+    # hide_input_in_errors: a start-up error must not print the environment (its secrets).
+    model_config = SettingsConfigDict(
+        env_prefix="CAPSTAN_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Redis: db0 broker, db1 Celery results, db2 task store (DESIGN section 1).
     redis_url: str = "redis://127.0.0.1:6379"
@@ -55,7 +60,9 @@ class Settings(BaseSettings):
 
     # Where the farm keeps its files: segments (cfs), local output, keys.
     data_dir: Path = Path("var")
-    # Fernet key for the secrets kept in task records. Empty: a key file in data_dir.
+    # Fernet keys for the secrets kept in task records, comma-separated: the first seals,
+    # every one opens (rotation). The same on every machine; empty only on loopback (then
+    # a key file in data_dir).
     secret_key: str = ""
 
     # Output storage: "local" (served by the dispatcher under /files/) or "s3".
@@ -74,6 +81,14 @@ class Settings(BaseSettings):
     intermediate_storage: Literal["auto", "dir", "s3"] = "auto"
     # The shared directory for "dir" (default: data_dir/segments).
     intermediate_dir: Path | None = None
+    # FileURL of S3 output without a Domain: "signed", the dispatcher's /files/s3/... link
+    # that answers with a redirect to a fresh presigned URL (private buckets; old callbacks
+    # keep working), or "bucket", the plain bucket URL (public buckets).
+    s3_file_urls: Literal["signed", "bucket"] = "signed"
+    # The endpoint clients reach the bucket at, for presigned URLs (empty: s3_endpoint_url).
+    s3_public_endpoint_url: str = ""
+    # How long a presigned URL the dispatcher redirects to stays valid.
+    s3_link_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Rooms.
     room_backend: Literal["rtmp", "trtc"] = "rtmp"
@@ -140,16 +155,50 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        for position, key in enumerate(_split_keys(value), start=1):
+            if not _is_fernet_key(key):
+                raise ValueError(
+                    f"key {position} is not a Fernet key (32 url-safe "
+                    "base64 bytes); make one with: python3 -c 'from cryptography.fernet "
+                    "import Fernet; print(Fernet.generate_key().decode())'"
+                )
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.app_keys:
+        if not is_loopback(self.host) and not self.app_keys:
             raise ValueError(
                 f"CAPSTAN_HOST={self.host} is not loopback: set CAPSTAN_APP_KEYS "
                 '(e.g. {"mykey": "a-long-secret"}) so that requests are signed'
             )
+        if not self.on_loopback and not self.secret_keys:
+            raise ValueError(
+                f"the farm is not on loopback (CAPSTAN_HOST={self.host}, Redis at "
+                f"{self.redis_host}): set CAPSTAN_SECRET_KEY, the same Fernet key on every "
+                "machine, so that each one opens the secrets another sealed; make one with: "
+                "python3 -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            )
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("CAPSTAN_STORAGE=s3 needs CAPSTAN_S3_BUCKET")
         return self
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return _split_keys(self.secret_key)
+
+    @property
+    def redis_host(self) -> str:
+        """Redis's host name or address; "localhost" for a unix socket."""
+        return urlsplit(self.redis_url).hostname or "localhost"
+
+    @property
+    def on_loopback(self) -> bool:
+        """One machine: the dispatcher listens on loopback and Redis is on this machine."""
+        return is_loopback(self.host) and is_loopback(self.redis_host)
 
     def redis_db_url(self, db: int) -> str:
         return f"{self.redis_url.rstrip('/')}/{db}"
@@ -199,9 +248,49 @@ class Settings(BaseSettings):
         return self.data_dir / "work"
 
 
+def is_loopback(host: str) -> bool:
+    """An address of this machine only (no DNS: a name other than localhost is not)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        Fernet(key.encode())
+    except ValueError:  # binascii.Error is one too
+        return False
+    return True
+
+
+class SettingsError(ValueError):
+    """The farm's settings are wrong: one line per problem, each naming its setting."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The farm's settings; every role (dispatcher, pools, reconciler) reads them at start-up,
+    so a wrong one stops it with SettingsError's lines (never a setting's value)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        loc = error["loc"]
+        lines.append(f"CAPSTAN_{str(loc[0]).upper()}: {message}" if loc else message)
+    return "wrong settings:\n  " + "\n  ".join(lines)
 
 
 def reset_settings() -> None:

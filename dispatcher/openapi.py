@@ -231,6 +231,26 @@ def _paths() -> dict[str, Any]:
             },
         }
     }
+    paths["/files/s3/{region}/{bucket}/{key}"] = {
+        "get": {
+            "operationId": "getS3File",
+            "summary": "A file of S3 output (FileURL): a redirect to a fresh presigned URL; "
+            "an HLS playlist is served with its segments as such links",
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in ("region", "bucket", "key")
+            ]
+            + [{"name": "s", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {
+                    "description": "an HLS playlist",
+                    "content": {"application/vnd.apple.mpegurl": {}},
+                },
+                "302": {"description": "the presigned URL, in Location"},
+                **_errors(404, 503),
+            },
+        }
+    }
     return paths
 
 

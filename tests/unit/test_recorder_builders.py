@@ -13,7 +13,7 @@ RUN = SegmentRun(Path("/w/segments"), "e0001r0002")
 URL = "rtmp://127.0.0.1:1935/live/1400000000_43474_user_1"
 SEGMENTS = [
     "-f", "segment", "-segment_time", "4", "-segment_format", "mpegts",
-    "-reset_timestamps", "1", "-segment_list", "/w/segments/e0001r0002.csv",
+    "-initial_offset", "0.000000", "-segment_list", "/w/segments/e0001r0002.csv",
     "-segment_list_type", "csv", "/w/segments/e0001r0002_%05d.ts",
 ]  # fmt: skip
 

@@ -14,11 +14,29 @@ BASE = ("-hide_banner", "-nostats", "-loglevel", "warning", "-nostdin")
 
 
 @dataclass(frozen=True)
+class Ends:
+    """Where each stream of what was recorded so far ends on the recording's timeline (s).
+
+    A new run continues the timeline from here: its audio from ``audio_s``, its video
+    from ``video_s``, and its clock from ``base_s``, so neither stream overlaps what came
+    before and the time spent paused (or lost in a takeover) does not appear.
+    """
+
+    audio_s: float = 0.0
+    video_s: float = 0.0
+
+    @property
+    def base_s(self) -> float:
+        return max(self.audio_s, self.video_s)
+
+
+@dataclass(frozen=True)
 class SegmentRun:
     """One capture run (Start, or a Resume) writing segments and a CSV list of closed ones."""
 
     directory: Path
     stem: str  # e.g. "e0001r0002": epoch and run, so names sort chronologically
+    start: Ends = Ends()  # where this run's timeline begins
 
     @property
     def pattern(self) -> Path:
@@ -28,6 +46,18 @@ class SegmentRun:
     def list_path(self) -> Path:
         return self.directory / f"{self.stem}.csv"
 
+    def last_closed(self) -> Path | None:
+        """The run's last segment that ffmpeg closed and listed (and that holds media)."""
+        try:
+            lines = self.list_path.read_text().split("\n")[:-1]  # whole lines only
+        except OSError:
+            return None
+        for line in reversed(lines):
+            path = self.directory / line.rsplit(",", 2)[0]
+            if path.exists() and path.stat().st_size > 0:
+                return path
+        return None
+
 
 def base(*, interactive: bool = False, loglevel: str = "warning") -> list[str]:
     """Common flags. ``interactive`` keeps stdin open so 'q' can finish the file."""
@@ -35,17 +65,23 @@ def base(*, interactive: bool = False, loglevel: str = "warning") -> list[str]:
     return args if interactive else [*args, "-nostdin"]
 
 
-def segment_output(run: SegmentRun, seconds: int) -> list[str]:
+def segment_output(run: SegmentRun, seconds: int, *, offset_s: float | None = None) -> list[str]:
     """MPEG-TS segments (robust to a crash: no trailer) with a list of the closed ones.
 
-    Timestamps restart in each segment so the concat demuxer can butt runs together
-    with no gap for the time spent paused.
+    Segments keep the recording's timeline (the run's builder maps its clock onto it):
+    the final file is their byte concatenation, each packet at the time it was captured.
+    Resetting timestamps per segment instead leaves the audio a fraction of a frame
+    short or long at every cut, which a player hears as drift (25 ms a minute).
+
+    ``offset_s`` is where the run's zero lands on the timeline: by default after the
+    end of both streams of what was recorded before (``run.start.base_s``).
     """
+    offset = run.start.base_s if offset_s is None else offset_s
     return [
         "-f", "segment",
         "-segment_time", str(seconds),
         "-segment_format", "mpegts",
-        "-reset_timestamps", "1",
+        "-initial_offset", f"{offset:.6f}",
         "-segment_list", str(run.list_path),
         "-segment_list_type", "csv",
         str(run.pattern),
@@ -70,16 +106,17 @@ def h264_encode(fps: int, keyframe_s: int, *, preset: str = "veryfast", crf: int
 
 
 def concat_list(paths: Sequence[Path]) -> str:
-    """The concat demuxer's list file, each path quoted for its syntax."""
-    lines = []
+    """The concatf protocol's list: one absolute path a line."""
     for path in paths:
-        quoted = str(path.resolve()).replace("'", "'\\''")
-        lines.append(f"file '{quoted}'")
-    return "\n".join(lines) + "\n"
+        if "\n" in str(path):
+            raise ValueError(f"a segment path with a line break: {path!r}")
+    return "".join(f"{path.resolve()}\n" for path in paths)
 
 
 def concat_input(list_file: Path) -> list[str]:
-    return ["-f", "concat", "-safe", "0", "-i", str(list_file)]
+    """The segments as one MPEG-TS byte stream, timestamps as they were captured
+    (the concat *demuxer* would re-time every file from its probed duration)."""
+    return ["-f", "mpegts", "-i", f"concatf:{list_file.resolve()}"]
 
 
 def mp4_output(out: Path, *, audio: bool = True, video: bool = True) -> list[str]:

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import get_settings
+from workers.common.ffmpeg import Ends
+
+# ffmpeg's MPEG-TS muxer delays every timestamp by twice its default max_delay (0.7 s).
+MPEGTS_DELAY_S = 1.4
 
 
 @dataclass(frozen=True)
@@ -26,3 +30,25 @@ def probe(path: Path | str, timeout_s: float = 30.0) -> MediaInfo:
     duration = float(data.get("format", {}).get("duration") or 0.0)
     streams = tuple(s.get("codec_type", "") for s in data.get("streams", []))
     return MediaInfo(duration, streams)
+
+
+def stream_ends(path: Path | str, timeout_s: float = 30.0) -> Ends:
+    """Where the audio and the video of a segment end on the recording's timeline.
+
+    MPEG-TS writes every timestamp ``MPEGTS_DELAY_S`` late; the segments' own clock is
+    what the next run continues, so that is taken off.
+    """
+    argv = [
+        get_settings().ffprobe, "-v", "error", "-show_entries",
+        "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", str(path),
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=True).stdout
+    ends: dict[str, float] = {}
+    for line in out.decode().split():
+        kind, pts, duration = [*line.split(","), "", "", ""][:3]
+        try:
+            end = float(pts) + (float(duration) if duration not in ("", "N/A") else 0.0)
+        except ValueError:
+            continue
+        ends[kind] = max(ends.get(kind, 0.0), end - MPEGTS_DELAY_S)
+    return Ends(audio_s=ends.get("audio", 0.0), video_s=ends.get("video", 0.0))

@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import InvalidToken
-
 from config.settings import get_settings
 from workers.common import crypto
 from workers.common.drain import draining
@@ -68,27 +66,11 @@ def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | N
         record = store.get(task_id)  # fresh, now that it is ours
         try:
             runner = TaskRunner(store, record, session_cls, keeper)
-        except SecretsUnreadable as failure:
+        except crypto.SecretsUnreadable as failure:  # never a requeue loop: it ends here
             return end_unopened(store, record, failure)
         return runner.run()
     finally:
         keeper.release()
-
-
-class SecretsUnreadable(FarmFault):
-    """The record's secrets were sealed with a key this machine does not have."""
-
-    code = "SecretsUnreadable"
-
-
-def open_secrets(record: TaskRecord) -> dict[str, Any]:
-    try:
-        return crypto.unseal(record.secrets)
-    except InvalidToken:
-        raise SecretsUnreadable(
-            "this worker cannot open the task's secrets: they were sealed with another "
-            "key. Give every machine of the farm the same CAPSTAN_SECRET_KEY"
-        ) from None
 
 
 class TaskRunner:
@@ -104,13 +86,16 @@ class TaskRunner:
         self.record = record
         self.keeper = keeper
         self.service = get_service(record.service)
-        spec = rebuild(session_cls.spec_model, record.spec, open_secrets(record))
+        spec = rebuild(session_cls.spec_model, record.spec, crypto.unseal(record.secrets))
         work_dir = self.settings.work_dir / record.task_id
         self.ctx = TaskContext(record, spec, self.settings, store, work_dir)
         self.session = session_cls(self.ctx)
         self.shipper = SegmentShipper(
             self.ctx, intermediate(self.settings, self.session.storage_type)
         )
+        if self.record.status not in FINALIZING:
+            # A takeover goes on where the last worker's media ends (not after the gap).
+            self.ctx.timeline = self.shipper.timeline_end()
         self._capture_stopped = False
 
     def run(self) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from workers.common.errors import FarmFault
+from workers.common.ffmpeg import Ends
+from workers.common.media import stream_ends
 from workers.common.session import TaskContext
 from workers.common.storage import Storage
 
@@ -110,6 +112,22 @@ class SegmentShipper:
         """This epoch's, or inherited at takeover; and after the last listed (in order)."""
         mine = name.startswith(self._own) or name in self._inherited
         return mine and name > self.last_name
+
+    def timeline_end(self) -> Ends:
+        """Where the media recorded before this worker ends: the last stored segment, or
+        the last one an earlier epoch closed on this disk (shipped by this worker later)."""
+        stored = self.ctx.store.segments(self.ctx.task_id)
+        last = stored[-1]["name"] if stored else ""
+        local = max(self._inherited, default="")
+        if local > last:
+            return stream_ends(self.ctx.segment_dir / local)
+        if not last:
+            return Ends()
+        path = self.ctx.segment_dir / last
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.storage.get(stored[-1]["key"], path)
+        return stream_ends(path)
 
     def fetch_all(self) -> list[Path]:
         """Every stored segment as a local file, in recording order."""

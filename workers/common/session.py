@@ -22,7 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from config.settings import Settings
 from workers.common.errors import InvalidState
-from workers.common.ffmpeg import SegmentRun
+from workers.common.ffmpeg import Ends, SegmentRun
+from workers.common.media import stream_ends
 from workers.common.specs.base import Spec
 from workers.common.storage import Storage, default_output
 from workers.common.store import TaskRecord, TaskStore
@@ -63,6 +64,8 @@ class TaskContext(Generic[SpecT]):
     store: TaskStore
     work_dir: Path
     runs: int = field(default=0)
+    # Where what was recorded so far ends: the next run continues from there.
+    timeline: Ends = field(default_factory=Ends)
 
     @property
     def task_id(self) -> str:
@@ -80,7 +83,13 @@ class TaskContext(Generic[SpecT]):
         """Where the next capture run writes; names sort in recording order across crashes."""
         self.runs += 1
         self.segment_dir.mkdir(parents=True, exist_ok=True)
-        return SegmentRun(self.segment_dir, f"e{self.epoch:04d}r{self.runs:04d}")
+        return SegmentRun(self.segment_dir, f"e{self.epoch:04d}r{self.runs:04d}", self.timeline)
+
+    def end_run(self, run: SegmentRun) -> None:
+        """After a run's process exited: the timeline now ends where its last segment does."""
+        last = run.last_closed()
+        if last is not None:
+            self.timeline = stream_ends(last)
 
     def report(self, **figures: Any) -> None:
         """Live figures for Describe's Progress (and `capstan watch`)."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from config.settings import Settings
+from workers.common import filelinks
 from workers.common.errors import FarmFault, TaskFailure, UserFault
 
 
@@ -74,6 +75,7 @@ class S3Location:
     access_key: str = ""
     secret_key: str = ""
     domain: str = ""  # playback domain for FileURL (Output.Cos.Domain)
+    link_base: str = ""  # else the dispatcher's signed /files/s3/ link (workers.common.filelinks)
 
 
 class S3Storage:
@@ -116,6 +118,8 @@ class S3Storage:
             domain = self.where.domain
             scheme = "" if "://" in domain else "https://"
             return f"{scheme}{domain.rstrip('/')}/{quote(key)}"
+        if self.where.link_base:
+            return filelinks.link(self.where.link_base, self.where.region, self.where.bucket, key)
         if self.endpoint:
             return f"{self.endpoint.rstrip('/')}/{self.where.bucket}/{quote(key)}"
         return f"https://{self.where.bucket}.s3.{self.where.region}.amazonaws.com/{quote(key)}"
@@ -155,6 +159,7 @@ def farm_s3(settings: Settings, bucket: str, region: str = "", domain: str = "")
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key,
         domain=domain,
+        link_base=settings.public_url if settings.s3_file_urls == "signed" else "",
     )
 
 

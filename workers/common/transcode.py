@@ -1,7 +1,8 @@
 """The transcode step: closed segments, in order, to the final file by stream copy.
 
-Timestamps restart in every segment, so the concat demuxer butts them together: the
-time spent paused (or lost in a crash) does not appear, and no second file is made.
+Segments carry the recording's timeline (each run starts where the media before it
+ended, so the time spent paused, or lost in a takeover, is not in it): joined byte for
+byte they are one MPEG-TS stream, remuxed with every packet at its captured time.
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ from workers.common import ffmpeg
 from workers.common.ffmpeg import SegmentRun
 
 FPS = 30
+AUDIO_RATE = 48000
+# aresample may stretch or squeeze the sound by up to this many samples a second (2 %)
+# to keep it on its timestamps; larger jumps are filled with silence or trimmed.
+RESAMPLE_STRETCH = 1000
+# Sound is read from the sink in 10 ms blocks (48000 Hz x 2 channels x 2 bytes):
+# a block's read time, stamped on arrival, is then at most 10 ms after its sound.
+PULSE_FRAGMENT_BYTES = 480 * 2 * 2
 SINK = "capture"  # the null sink Chromium plays into; ffmpeg records its monitor
 
 
@@ -126,16 +133,44 @@ def capture(
     run: SegmentRun,
     segment_seconds: int,
     progress: Path,
+    wallclock_s: float,
 ) -> list[str]:
     """ffmpeg: the display's top-left width x height and the sink's monitor into segments.
+
+    Picture and sound keep the clock they were captured by: x11grab stamps each frame
+    with the wall clock when it grabs it, and each block of sound is stamped with the
+    wall clock when it arrives (``-use_wallclock_as_timestamps``: the pulse input's own
+    stamps come from a latency estimate that settles on an error of up to 0.7 s, a
+    different one in every process). ``-copyts`` keeps those stamps: by default ffmpeg
+    would start each input at zero on its own, and the audio, which opens later, would
+    be shifted by the difference. ``wallclock_s`` (taken just
+    before ffmpeg starts) becomes the run's zero, which ``initial_offset`` puts where
+    the recording's audio ended (``run.start``), so runs follow each other without
+    overlap and the time spent paused is not in the file.
+
+    The audio is resampled to its timestamps (``aresample=async``): a player plays
+    samples one after the other, so their count must follow the clock, and the run's
+    first samples are silence from its zero until the sink delivers sound.
 
     ``progress`` receives ffmpeg's key=value figures (frames, dups, drops, out_time):
     how the session tells a stalled capture and counts dropped frames.
     """
+    to_run_time = f"PTS-{wallclock_s:.6f}/TB"
+    video = f"setpts={to_run_time}"
+    if frame.encoded != (frame.width, frame.height):
+        width, height = frame.encoded
+        video += f",pad={width}:{height}:0:0:black"
+    # A block of sound ends when it is read: it began its own length earlier.
+    audio = (
+        f"asetpts=PTS-NB_SAMPLES/SR/TB-{wallclock_s:.6f}/TB,"
+        f"aresample=async={RESAMPLE_STRETCH}:first_pts=0,"
+        "asetpts=N/SR/TB"  # then stamped by the sample count: never backwards
+    )
     args = [
         *ffmpeg.base(interactive=True),
         "-progress", str(progress),
         "-stats_period", "0.5",
+        "-copyts",
         "-f", "x11grab",
         "-thread_queue_size", "512",
         "-draw_mouse", "0",
@@ -145,13 +180,15 @@ def capture(
         "-f", "pulse",
         "-thread_queue_size", "1024",
         "-server", pulse_server,
-        "-sample_rate", "48000",
+        "-sample_rate", str(AUDIO_RATE),
         "-channels", "2",
+        "-fragment_size", str(PULSE_FRAGMENT_BYTES),
+        "-use_wallclock_as_timestamps", "1",
         "-i", f"{SINK}.monitor",
-        "-map", "0:v", "-map", "1:a",
+        "-filter_complex", f"[0:v]{video}[v];[1:a]{audio}[a]",
+        "-map", "[v]", "-map", "[a]",
     ]  # fmt: skip
-    if frame.encoded != (frame.width, frame.height):
-        width, height = frame.encoded
-        args += ["-vf", f"pad={width}:{height}:0:0:black"]
     encode = ffmpeg.h264_encode(FPS, segment_seconds)
-    return [*args, *encode, *ffmpeg.segment_output(run, segment_seconds)]
+    # The run's zero is where the audio ended: the sound goes on without a hole.
+    output = ffmpeg.segment_output(run, segment_seconds, offset_s=run.start.audio_s)
+    return [*args, *encode, *output]

@@ -15,12 +15,14 @@ and is counted in Progress.BlockedRequests.
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from workers.common import urlpolicy
 from workers.common.errors import FarmFault, UserFault
+from workers.common.media import stream_ends
 from workers.common.session import Destination, EndReason, Session, TaskContext
 from workers.common.specs.panorama import PanoramaStart
 from workers.panorama import builders, output
@@ -50,6 +52,7 @@ class PanoramaSession(Session[PanoramaStart]):
         self._earlier_runs = Figures()  # frames, dups and drops of the runs already ended
         self._blocked = 0  # the page's requests refused by the URL policy
         self._answered_at = self._asked_at = time.monotonic()  # page liveness
+        self._skew_measured: Path | None = None  # the segment AvSkewMs was read from
 
     # ---- capture ---------------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class PanoramaSession(Session[PanoramaStart]):
         self._raise_if_broken()
         self._raise_if_hung(browser)
         self._report(self.capture.check(self.ctx.settings.stall_timeout_s))
+        self._measure_skew(self.capture)
         if browser.signals.stop_requested:
             return EndReason("the page called window.stopRecord()")
         return None
@@ -162,6 +166,7 @@ class PanoramaSession(Session[PanoramaStart]):
             run=run,
             segment_seconds=settings.segment_seconds,
             progress=progress,
+            wallclock_s=time.time(),
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
         self._answered_at = self._asked_at = time.monotonic()
@@ -172,6 +177,7 @@ class PanoramaSession(Session[PanoramaStart]):
         capture, self.capture = self.capture, None
         try:
             capture.stop()
+            self.ctx.end_run(capture.run)
         finally:
             last = capture.figures()
             self._earlier_runs = _add(self._earlier_runs, last)
@@ -202,6 +208,21 @@ class PanoramaSession(Session[PanoramaStart]):
                 "what was recorded before is kept",
                 BROWSER_HUNG,
             )
+
+    def _measure_skew(self, capture: CaptureRun) -> None:
+        """Progress.AvSkewMs: at the end of the newest closed segment, where the sound
+        stands against the picture on the capture clocks (audio end minus video end).
+        Within a frame or two it is healthy; growing, the sound is slipping."""
+        last = capture.run.last_closed()
+        if last is None or last == self._skew_measured:
+            return
+        self._skew_measured = last
+        try:
+            ends = stream_ends(last)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.debug("task %s: no A/V skew from %s: %s", self.ctx.task_id, last.name, exc)
+            return
+        self.ctx.report(AvSkewMs=round((ends.audio_s - ends.video_s) * 1000))
 
     def _report(self, current: Figures) -> None:
         total = _add(self._earlier_runs, current)

@@ -108,6 +108,7 @@ class RecorderSession(Session[RecorderStart]):
             return
         self.pull = None
         why = pull.end()
+        self.ctx.end_run(pull.run)
         self.last_error = last_error(pull.process.tail(), self.url, self._sig)
         if why is RunEnd.NO_TRACK:
             raise UserFault(self._no_track_message(), code="RecordFailed")
@@ -134,6 +135,7 @@ class RecorderSession(Session[RecorderStart]):
             "task %s: the pull wrote nothing for %.0fs: restarting it", self.ctx.task_id, limit
         )
         pull.stop(grace_s=STALLED_STOP_GRACE_S)
+        self.ctx.end_run(pull.run)
         self.pull = None
         self.last_error = f"the pull wrote no media for {limit:.0f}s and was restarted"
         self.presence.run_ended(now)
@@ -155,6 +157,7 @@ class RecorderSession(Session[RecorderStart]):
     def _stop_pull(self) -> None:
         if self.pull is not None:
             self.pull.stop()
+            self.ctx.end_run(self.pull.run)
             self.pull = None
 
     @property

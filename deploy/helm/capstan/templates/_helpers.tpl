@@ -127,12 +127,63 @@ automountServiceAccountToken: false
 - name: home
   emptyDir: {}
 - name: data
-  {{- if .Values.dataVolume.existingClaim }}
+  {{- $mode := include "capstan.dataMode" . }}
+  {{- if eq $mode "sharedClaim" }}
   persistentVolumeClaim:
     claimName: {{ .Values.dataVolume.existingClaim }}
+  {{- else if eq $mode "singleNode" }}
+  persistentVolumeClaim:
+    claimName: {{ include "capstan.fullname" . }}-data
   {{- else }}
   emptyDir: {}
   {{- end }}
+{{- end -}}
+
+{{/*
+Where the pods that write output (dispatcher, workers) keep the farm's files; one of:
+  s3           settings.storage=s3: output (and segments) in the bucket, scratch in an emptyDir
+  sharedClaim  dataVolume.existingClaim: a ReadWriteMany claim every pod mounts
+  singleNode   dataVolume.singleNode.enabled: the chart's ReadWriteOnce claim, every pod on its node
+Anything else loses recordings (a worker pod's files are not where the dispatcher serves
+them, and go with the pod): the chart refuses to render it.
+*/}}
+{{- define "capstan.dataMode" -}}
+{{- if eq (toString .Values.settings.storage) "s3" -}}
+{{- $_ := required "settings.storage=s3 needs settings.s3_bucket" .Values.settings.s3_bucket -}}
+s3
+{{- else if .Values.dataVolume.existingClaim -}}
+sharedClaim
+{{- else if .Values.dataVolume.singleNode.enabled -}}
+singleNode
+{{- else -}}
+{{- $why := printf "settings.storage=%s with a per-pod emptyDir loses recordings: a worker pod's files are not where the dispatcher serves them, and go with the pod. Set one of: settings.storage=s3 (with settings.s3_bucket, settings.s3_endpoint_url, secrets.s3AccessKey, secrets.s3SecretKey); dataVolume.existingClaim=<a ReadWriteMany claim>; dataVolume.singleNode.enabled=true (every pod on one node)" (toString .Values.settings.storage) -}}
+{{- fail $why -}}
+{{- end -}}
+{{- end -}}
+
+{{/* singleNode: pods that mount the chart's ReadWriteOnce claim carry this label... */}}
+{{- define "capstan.dataLabel" -}}
+{{- if eq (include "capstan.dataMode" .) "singleNode" -}}
+capstan.io/data-volume: {{ include "capstan.fullname" . }}-data
+{{- end -}}
+{{- end -}}
+
+{{/*
+...and are scheduled next to each other (the first one anywhere), so that they share it.
+Args: ctx, affinity (the component's own, kept).
+*/}}
+{{- define "capstan.affinity" -}}
+{{- $affinity := deepCopy (.affinity | default dict) -}}
+{{- if eq (include "capstan.dataMode" .ctx) "singleNode" -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (fromYaml (include "capstan.dataLabel" .ctx))) -}}
+{{- $pod := deepCopy (get $affinity "podAffinity" | default dict) -}}
+{{- $required := get $pod "requiredDuringSchedulingIgnoredDuringExecution" | default list -}}
+{{- $_ := set $pod "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) -}}
+{{- $_ = set $affinity "podAffinity" $pod -}}
+{{- end -}}
+{{- with $affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end -}}
 {{- end -}}
 
 {{- define "capstan.podAnnotations" -}}
