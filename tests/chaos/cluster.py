@@ -127,23 +127,30 @@ class Cluster:
 
     # ---- a farm host -----------------------------------------------------------------
 
-    def start_farm(self, name: str) -> SignedClient:
-        """A dispatcher and a worker of every pool on host ``name``; its dispatcher."""
+    def start_farm(self, name: str, pools: tuple[str, ...] = SERVICES) -> SignedClient:
+        """A dispatcher and a worker of each pool on host ``name``; its dispatcher."""
         host = self.network.hosts[name]
         conf = REPO / stack.GUNICORN_CONF
-        commands = [stack.dispatcher_command(DISPATCHER_PORT, conf, host=host.address, workers=2)]
-        for pool in SERVICES:
-            node = f"{pool}-{name}"
-            commands.append(
-                stack.worker_command(pool, CONCURRENCY[pool], self._broker, self._hostname, node)
-            )
-        self._start_all(host, commands, self.env(host))
+        dispatcher = stack.dispatcher_command(DISPATCHER_PORT, conf, host=host.address, workers=2)
+        self._start_all(host, [dispatcher, *self._workers(name, pools)], self.env(host))
         return self.dispatcher(name)
+
+    def start_workers(self, name: str, pools: tuple[str, ...]) -> None:
+        host = self.network.hosts[name]
+        self._start_all(host, self._workers(name, pools), self.env(host))
 
     def dispatcher(self, name: str) -> SignedClient:
         return SignedClient(f"http://{self.network.hosts[name].address}:{DISPATCHER_PORT}")
 
     # ---- plumbing --------------------------------------------------------------------
+
+    def _workers(self, name: str, pools: tuple[str, ...]) -> list[Command]:
+        return [
+            stack.worker_command(
+                pool, CONCURRENCY[pool], self._broker, self._hostname, f"{pool}-{name}"
+            )
+            for pool in pools
+        ]
 
     @property
     def _broker(self) -> str:

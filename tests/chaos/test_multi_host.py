@@ -53,7 +53,7 @@ def network(request, tmp_path):
 @pytest.fixture
 def served(network, tmp_path):
     """The test pages and a timecode video, served on the bridge (from this process)."""
-    video = push.timecode_video(tmp_path / "media" / "timecode.mp4", 120)
+    video = push.timecode_video(tmp_path / "media" / "timecode.mp4", 60)
     servers = [StaticServer(where, network.address) for where in (pano.PAGES, video.parent)]
     yield servers
     for server in servers:
@@ -80,24 +80,25 @@ def test_a_lost_host_loses_no_recording(
     pages, files = served
     lavfi_publisher(cluster.room_url(f"{rec.SDK_APP_ID}_43474_lost"))
 
-    # Given host a running a recording, a page recording and a push
+    # Given host a running a recording and a page recording
     on_a = apis(cluster.start_farm("a"))
+    page = pano.page_url(pages.url, bg="ff0000")
     tasks = {
         "recorder": on_a["recorder"].start(rec.seeds_request("lost")),
-        "panorama": on_a["panorama"].start(
-            RecordURL=pano.page_url(pages.url, bg="ff0000"), Width=640, Height=360
-        ),
-        "pusher": on_a["pusher"].start(push.pusher_request(files.url_for("timecode.mp4"), "lost")),
+        "panorama": on_a["panorama"].start(RecordURL=page, Width=640, Height=360),
     }
+    page_recording = on_a["panorama"].wait_status(tasks["panorama"], "recording", timeout=90)
     started = {
         "recorder": on_a["recorder"].wait_present(tasks["recorder"], timeout=60),
-        "panorama": on_a["panorama"].wait_status(tasks["panorama"], "recording", timeout=90)[
-            "_seen"
-        ],
+        "panorama": page_recording["_seen"],
     }
+    # and host b up (only now, so that host a got them), but for its pusher: host a gets
+    # the push too, started last because its timecode source reads up to 36 s
+    on_b = apis(cluster.start_farm("b", pools=("recorder", "panorama")))
+    source = files.url_for("timecode.mp4")
+    tasks["pusher"] = on_a["pusher"].start(push.pusher_request(source, "lost"))
     on_a["pusher"].wait_position(tasks["pusher"], 3, timeout=60)
-    # and host b up (only now, so that host a got all three)
-    on_b = apis(cluster.start_farm("b"))
+    cluster.start_workers("b", ("pusher",))
 
     # When host a is lost: every process at once, and its disk
     at_kill = on_a["pusher"].position(tasks["pusher"])
