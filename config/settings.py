@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     s3_secret_key: str = ""
     # Intermediate storage for StorageType "cos": this bucket (or s3_bucket) under raw/.
     s3_raw_bucket: str = ""
+    # Where closed segments wait until the output is made (recorder, panorama): "dir" (a
+    # directory every worker shares: one machine, or a ReadWriteMany volume) or "s3" (the
+    # bucket above, under raw/). "auto": s3 when the output storage is s3. On machines that
+    # share no disk it must be s3: the worker that finishes a task may not have started it.
+    intermediate_storage: Literal["auto", "dir", "s3"] = "auto"
+    # The shared directory for "dir" (default: data_dir/segments).
+    intermediate_dir: Path | None = None
     # FileURL of S3 output without a Domain: "signed", the dispatcher's /files/s3/... link
     # that answers with a redirect to a fresh presigned URL (private buckets; old callbacks
     # keep working), or "bucket", the plain bucket URL (public buckets).
@@ -220,7 +227,13 @@ class Settings(BaseSettings):
 
     @property
     def segments_dir(self) -> Path:
-        return self.data_dir / "segments"
+        return self.intermediate_dir or self.data_dir / "segments"
+
+    @property
+    def intermediate_in_s3(self) -> bool:
+        if self.intermediate_storage == "auto":
+            return self.storage == "s3"
+        return self.intermediate_storage == "s3"
 
     @property
     def media_root(self) -> Path:

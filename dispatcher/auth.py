@@ -2,7 +2,7 @@
 
 With ``settings.app_keys`` empty the dispatcher is open (the loopback default; Settings
 refuses a non-loopback host without keys). Probes, metrics, files and the task page
-are never signed."""
+are never signed (an S3 file link carries its own signature, ``?s=``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dispatcher.farm import farm
 from workers.common.signing import verify
 
 UNSIGNED_ENDPOINTS = frozenset(
-    {"ops.healthz", "ops.readyz", "ops.prometheus", "files.output_file", "ui.page"}
+    {"ops.healthz", "ops.readyz", "ops.prometheus", "files.output_file", "files.s3_file", "ui.page"}
 )
 
 

@@ -8,6 +8,7 @@ receiver gets the Describe body, signed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from config.settings import get_settings
 from tests.chaos.support import children
@@ -213,6 +215,22 @@ def test_secrets_are_sealed_in_the_record_and_open_for_the_session(store, redis_
         {**store.get(task_id).spec, **crypto.unseal(store.get(task_id).secrets)}
     )
     assert spec.Password.get_secret_value() == "hunter2-very-secret"
+
+
+def test_secrets_sealed_with_another_machines_key_end_the_task_with_a_clear_error(store):
+    # Given a task whose secrets another machine sealed with its own key
+    public, secrets = split_secrets(PatternSpec(Password="sealed-elsewhere"))
+    elsewhere = Fernet(Fernet.generate_key()).encrypt(json.dumps(secrets).encode()).decode()
+    task_id = store.create(SERVICE, public, elsewhere, request_id="req-test")
+
+    # When a worker here runs it, then it ends at once, finished, naming the setting
+    assert run_task(task_id, PatternSession, store) == "finished with SecretsUnreadable"
+    record = store.get(task_id)
+    assert record.status is Status.FINISHED
+    assert record.result["ErrorCode"] == "SecretsUnreadable"
+    assert "CAPSTAN_SECRET_KEY" in record.result["ErrorMessage"]
+    # and nothing puts it back on a queue
+    assert reconcile(store) == []
 
 
 def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(

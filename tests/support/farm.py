@@ -17,9 +17,11 @@ ROLES = ("dispatcher", *SERVICES, "reconciler", "flower")
 
 
 def with_venv_path(env: dict[str, str]) -> dict[str, str]:
-    """gunicorn and celery from this interpreter's bin directory come first on PATH."""
+    """gunicorn and celery from this interpreter's bin directory come first on PATH, and
+    import this checkout (a venv's editable install may point at another worktree)."""
     bin_dir = str(Path(sys.executable).parent)
-    return {**env, "PATH": f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"}
+    path = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
+    return {**env, "PATH": path, "PYTHONPATH": str(REPO)}
 
 
 class FarmProcess:

@@ -20,8 +20,8 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def _serve(handler: Any) -> tuple[_Server, threading.Thread]:
-    server = _Server(("127.0.0.1", 0), handler)
+def _serve(handler: Any, host: str = "127.0.0.1") -> tuple[_Server, threading.Thread]:
+    server = _Server((host, 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server, thread
@@ -191,14 +191,14 @@ class _Limited:
 
 
 class StaticServer:
-    """Serves a directory on a free port; .url_for("page.html")."""
+    """Serves a directory on a free port of ``host``; .url_for("page.html")."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
         self.directory = Path(directory)
         handler = partial(_RangeHandler, directory=str(self.directory))
-        self._server, self._thread = _serve(handler)
+        self._server, self._thread = _serve(handler, host)
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
 
     def url_for(self, relative: str) -> str:
         return f"{self.url}/{relative.lstrip('/')}"

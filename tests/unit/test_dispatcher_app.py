@@ -141,6 +141,13 @@ def test_with_app_keys_signed_requests_pass_auth():
     assert client.get("/v1/tasks?limit=0", headers=query).get_json()["ErrorCode"] == "InvalidParam"
 
 
+def test_with_app_keys_s3_file_links_answer_unsigned_requests():
+    # The link carries its own signature (?s=): a client without app keys follows it.
+    client = make_app(app_keys=KEYS).test_client()
+    response = client.get("/files/s3/us-east-1/bucket/task/a.mp4?s=not-a-signature")
+    assert response.status_code == 404  # the link's own check, not AuthFailure
+
+
 def test_old_signatures_are_refused():
     client = make_app(app_keys=KEYS).test_client()
     headers = sign_request("GET", "/v1/tasks", b"", "app1", "s3cret", date="1000000000")

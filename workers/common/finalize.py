@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from config.settings import get_settings
 from workers.common.callback import RetryPolicy, deliver, failure_message
 from workers.common.describe import describe
 from workers.common.errors import TaskFailure
@@ -19,7 +20,7 @@ from workers.common.media import probe
 from workers.common.segments import Fenced, SegmentShipper
 from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
 from workers.common.states import FINALIZING, OWNED, Status
-from workers.common.store import now_s
+from workers.common.store import TaskRecord, TaskStore, now_s
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +187,24 @@ def video_entry(file: UploadedFile) -> dict[str, Any]:
         "FileDuration": round(file.duration_s, 3),
         "FileURL": file.url,
     }
+
+
+def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> str:
+    """A task no session can run (its secrets cannot be opened here): it ends at once,
+    ``finished`` with the reason, rather than going back to the queue for ever."""
+    log.error("task %s: %s", record.task_id, failure)
+    result = {"ErrorCode": failure.code, "ErrorMessage": str(failure)}
+    now = now_s()
+    outcome = store.advance(
+        record.task_id,
+        record.epoch,
+        expect=_ANY_OWNED | FINALIZING,
+        status=Status.FINISHED,
+        result=result,
+        finish_time=now,
+        **({} if "stop_time" in record.times else {"stop_time": now}),
+    )
+    if outcome != "ok":
+        return f"not ended: {outcome}"
+    store.retire(record.task_id, record.service, get_settings().record_ttl_s)
+    return f"finished with {failure.code}"

@@ -19,7 +19,7 @@ from config.settings import get_settings
 from workers.common import crypto
 from workers.common.drain import draining
 from workers.common.errors import CapstanError, FarmFault, ServiceUnavailable, TaskFailure
-from workers.common.finalize import Finalizer
+from workers.common.finalize import Finalizer, end_unopened
 from workers.common.lease import LeaseKeeper
 from workers.common.segments import Fenced, SegmentShipper
 from workers.common.services import get_service
@@ -64,7 +64,11 @@ def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | N
         return "held by another worker"
     try:
         record = store.get(task_id)  # fresh, now that it is ours
-        return TaskRunner(store, record, session_cls, keeper).run()
+        try:
+            runner = TaskRunner(store, record, session_cls, keeper)
+        except crypto.SecretsUnreadable as failure:  # never a requeue loop: it ends here
+            return end_unopened(store, record, failure)
+        return runner.run()
     finally:
         keeper.release()
 
@@ -156,7 +160,34 @@ class TaskRunner:
                 return CANCELED
         elif status in CAPTURING:
             self.session.start()  # a takeover: carry on where the last worker was
+            self._count_takeover()
         return self._loop(paused)
+
+    def _count_takeover(self) -> None:
+        """What this takeover lost, in Progress (Describe, callbacks, `capstan watch`).
+
+        A recording loses the open segment and the takeover time; a push resumes from
+        its stored position, so it loses no media (the room waits)."""
+        before = self.record.progress
+        figures: dict[str, Any] = {"Takeovers": int(before.get("Takeovers", 0)) + 1}
+        if self.session.produces_media:
+            lost = self.shipper.unstored_s(time.time(), self.record.capture_since)
+            total = float(before.get("MediaLostSeconds", 0)) + lost
+            figures["MediaLostSeconds"] = round(total, 2)
+            log.warning("task %s taken over: %.1fs of media lost", self.record.task_id, lost)
+        with contextlib.suppress(ServiceUnavailable):
+            self.ctx.report(**figures)
+        self._mark_capture()
+
+    def _mark_capture(self) -> None:
+        """Capture (re)starts now: a later takeover counts its loss from here at the most."""
+        task_id, since = self.record.task_id, round(time.time(), 2)
+        try:
+            outcome = self.store.advance(task_id, self.record.epoch, capture_since=since)
+        except ServiceUnavailable:
+            return  # only a figure: the recording goes on
+        if outcome == "stale":
+            raise Fenced(task_id)
 
     def _begin(self) -> bool:
         """Wait for ManualStart if asked, start, and move normal -> capturing."""
@@ -175,6 +206,7 @@ class TaskRunner:
             expect=frozenset({Status.NORMAL}),
             status=self.service.capturing,
             start_time=now_s(),
+            capture_since=round(time.time(), 2),
         )
         if outcome == "stale":
             raise Fenced(self.record.task_id)
@@ -236,6 +268,7 @@ class TaskRunner:
                 return True
             if action is Action.RESUME and paused:
                 self.session.resume()
+                self._mark_capture()
                 return False
             if action is Action.REFRESH:
                 self.session.refresh()

@@ -7,20 +7,32 @@ segment list. The final file is the concatenation of that list, in order.
 Only this epoch's runs are shipped, plus what an earlier epoch had closed on this disk
 when this worker took the task over (a worker on the same machine that died or froze):
 an old worker coming back must not get its late segments listed by the new one.
+
+Each listed segment says when it was closed (``closed_at``, unix time, within a poll),
+so that a worker taking the task over can tell how much media the takeover lost.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
+from workers.common.errors import FarmFault
 from workers.common.ffmpeg import Ends
 from workers.common.media import stream_ends
 from workers.common.session import TaskContext
 from workers.common.storage import Storage
 
 log = logging.getLogger(__name__)
+
+# A directory that is not shared: another machine recorded this segment.
+SEGMENTS_LOST = (
+    "segment {key} is not in this machine's intermediate storage directory: on a farm of "
+    "several machines set CAPSTAN_INTERMEDIATE_STORAGE=s3, or CAPSTAN_INTERMEDIATE_DIR to a "
+    "directory every worker shares"
+)
 
 
 class Fenced(Exception):
@@ -36,6 +48,7 @@ class SegmentShipper:
         self.seconds = sum(float(item["duration"]) for item in stored)
         self.bytes = sum(int(item["size"]) for item in stored)
         self.last_name = max(self.shipped, default="")  # names sort in recording order
+        self._last_closed_at = max((float(i.get("closed_at", 0)) for i in stored), default=0.0)
         self._own = f"e{ctx.epoch:04d}"  # SegmentRun stems: e<epoch>r<run>
         self._inherited = {
             name for name, _ in self._closed_segments() if not name.startswith(self._own)
@@ -61,7 +74,13 @@ class SegmentShipper:
                 self.shipped.add(name)
                 continue
             self.storage.put(path, self.key(name))
-            entry = {"name": name, "key": self.key(name), "duration": duration, "size": size}
+            entry = {
+                "name": name,
+                "key": self.key(name),
+                "duration": duration,
+                "size": size,
+                "closed_at": round(time.time(), 2),
+            }
             if not self.ctx.store.add_segment(self.ctx.task_id, self.ctx.epoch, entry):
                 raise Fenced(self.ctx.task_id)
             self.shipped.add(name)
@@ -73,6 +92,21 @@ class SegmentShipper:
             RecordedSeconds=round(self.seconds, 2), Bytes=self.bytes + self._open_bytes()
         )
         return shipped
+
+    def unstored_s(self, now: float, capture_since: float) -> float:
+        """Media not stored between the end of the last stored segment (or the last time
+        capture started or resumed, if later) and ``now``, less what an earlier epoch
+        closed on this disk and this worker will still ship. At a takeover: what it lost,
+        the open segment and the takeover time (an upper bound if the source was away)."""
+        since = max(self._last_closed_at, capture_since)
+        if not since:
+            return 0.0
+        pending = sum(
+            duration
+            for name, duration in self._closed_segments()
+            if name in self._inherited and name not in self.shipped
+        )
+        return max(0.0, now - since - pending)
 
     def _ours(self, name: str) -> bool:
         """This epoch's, or inherited at takeover; and after the last listed (in order)."""
@@ -101,7 +135,10 @@ class SegmentShipper:
         for item in self.ctx.store.segments(self.ctx.task_id):
             local = self.ctx.segment_dir / item["name"]
             if not local.exists():
-                self.storage.get(item["key"], local)
+                try:
+                    self.storage.get(item["key"], local)
+                except FileNotFoundError:
+                    raise FarmFault(SEGMENTS_LOST.format(key=item["key"]), "SegmentsLost") from None
             paths.append(local)
         return paths
 

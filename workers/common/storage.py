@@ -1,6 +1,7 @@
 """Storage: one small interface, two implementations (a local directory, any S3 endpoint).
 
-Used for intermediate segments (StorageType cfs/cos) and for output files.
+Used for intermediate segments (the farm's intermediate storage, StorageType cfs/cos) and
+for output files.
 """
 
 from __future__ import annotations
@@ -163,8 +164,13 @@ def farm_s3(settings: Settings, bucket: str, region: str = "", domain: str = "")
 
 
 def intermediate(settings: Settings, storage_type: str) -> Storage:
-    """Where closed segments wait during recording: cfs = a (shared) directory, cos = S3."""
-    if storage_type == "cos":
+    """Where closed segments wait during recording, seen alike by every worker of the farm.
+
+    StorageType keeps the seeds' meaning: cos = the farm's bucket, cfs = the farm's shared
+    file system. A farm whose intermediate storage is S3 (its machines share no disk) has
+    no shared file system: cfs segments go to the bucket too, never to one machine's disk.
+    """
+    if storage_type == "cos" or settings.intermediate_in_s3:
         bucket = settings.s3_raw_bucket or settings.s3_bucket
         return S3Storage(farm_s3(settings, bucket))
     return LocalStorage(settings.segments_dir)

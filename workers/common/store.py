@@ -123,6 +123,7 @@ class TaskRecord:
     request_id: str = ""
     progress: dict[str, str] = field(default_factory=dict)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+    capture_since: float = 0.0  # unix time capture last started or resumed (takeover figures)
 
     @classmethod
     def from_hash(cls, task_id: str, data: dict[str, str]) -> TaskRecord:
@@ -137,6 +138,7 @@ class TaskRecord:
             times={k: int(data[k]) for k in _TIMES if data.get(k)},
             result=json.loads(data.get("result") or "{}"),
             request_id=data.get("request_id", ""),
+            capture_since=float(data.get("capture_since") or 0),
         )
 
 

@@ -190,7 +190,11 @@ class RecorderSession(Session[RecorderStart]):
 
     def callback_body(self, describe: dict[str, Any], files: list[UploadedFile]) -> dict[str, Any]:
         result = describe.get("Result") or {}
-        return {key: result[key] for key in delivery.SEEDS_KEYS if key in result}
+        body = {key: result[key] for key in delivery.SEEDS_KEYS if key in result}
+        lost = describe.get("Progress", {}).get("MediaLostSeconds")
+        if lost is not None:  # a takeover happened: the seeds' body plus what it cost
+            body["MediaLostSeconds"] = lost
+        return body
 
     def result_extra(self, files: list[UploadedFile], error: str) -> dict[str, Any]:
         return delivery.seeds_body(self.spec, files, error)
