@@ -20,6 +20,7 @@ import pytest
 from tests.support import avsync, media
 from tests.support.panorama_helpers import PAGES, PanoramaApi, local_file
 from tests.support.tools import require
+from workers.common.ffmpeg import SegmentRun
 from workers.common.runtime import run_task
 from workers.panorama import builders
 from workers.panorama.builders import Frame
@@ -78,19 +79,13 @@ def bare_capture(display: str, pulse_server: str, out: Path) -> list[str]:
         SIZE,
         display,
         pulse_server,
-        run=_unused_run(out.parent),
+        run=SegmentRun(out.parent, "bare"),  # its segment muxer is dropped below
         segment_seconds=4,
         progress=out.with_suffix(".progress"),
         wallclock_s=time.time(),
     )
     cut = argv.index("-f", argv.index("-c:a"))  # drop the segment muxer
     return ["ffmpeg", *argv[:cut], "-y", str(out)]
-
-
-def _unused_run(directory: Path):
-    from workers.common.ffmpeg import SegmentRun
-
-    return SegmentRun(directory, "bare")
 
 
 def assert_in_sync(sync: avsync.Sync, bare_ms: float, *, at_least: int) -> None:
