@@ -148,6 +148,13 @@ def test_with_app_keys_s3_file_links_answer_unsigned_requests():
     assert response.status_code == 404  # the link's own check, not AuthFailure
 
 
+def test_an_s3_link_with_a_non_ascii_signature_is_not_found():
+    # Found by the schemathesis fuzz: hmac.compare_digest raised on non-ASCII text (a 500).
+    client = make_app(app_keys=KEYS).test_client()
+    response = client.get("/files/s3/us-east-1/bucket/task/a.mp4?s=%C3%A9t%C3%A9")
+    assert response.status_code == 404
+
+
 def test_old_signatures_are_refused():
     client = make_app(app_keys=KEYS).test_client()
     headers = sign_request("GET", "/v1/tasks", b"", "app1", "s3cret", date="1000000000")

@@ -84,7 +84,8 @@ def sign(text: str) -> str:
 
 def signed(text: str, signature: str) -> bool:
     """Whether any key of the farm (a rotated-out one too) made ``signature``."""
-    return any(hmac.compare_digest(_signature(key, text), signature) for key in _keys())
+    given = signature.encode()  # bytes: compare_digest refuses non-ASCII str
+    return any(hmac.compare_digest(_signature(key, text).encode(), given) for key in _keys())
 
 
 def _signature(key: bytes, text: str) -> str:
