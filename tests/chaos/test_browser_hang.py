@@ -18,7 +18,7 @@ import pytest
 from tests.chaos.support import FAST, HttpClient, children, examine, holder_pid, send, wait_for
 from tests.support import media
 from tests.support import panorama_helpers as pano
-from tests.support.tools import require
+from tests.support.tools import require_browser_stack
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
@@ -50,8 +50,7 @@ def state(pid: int) -> tuple[str, str]:
 def test_a_hung_chromium_fails_the_task_clearly_and_keeps_the_recording(
     capstan_env_vars, capstan_env, farm_process, static_server, chaos_figures
 ):
-    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "python:playwright"):
-        require(tool)
+    require_browser_stack()
     capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(STALL_S)})
     api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
     farm_process("panorama", concurrency=1)

@@ -27,13 +27,12 @@ from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
 from tests.support.hosts import Network
 from tests.support.http import StaticServer
-from tests.support.tools import require
+from tests.support.tools import BROWSER_STACK, require
 
 pytestmark = pytest.mark.integration
 
 TOLERANCE_S = 2.5  # polling, ffmpeg's start and stop, a busy 2-core machine
-TOOLS = ("ip", "redis-server", "nginx-rtmp", "python:moto.server", "gunicorn", "ffmpeg",
-         "ffprobe", "Xvfb", "pulseaudio", "chromium", "python:playwright")  # fmt: skip
+TOOLS = ("ip", "redis-server", "nginx-rtmp", "python:moto.server", "gunicorn", *BROWSER_STACK)
 
 
 @pytest.fixture

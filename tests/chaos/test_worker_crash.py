@@ -26,7 +26,7 @@ from tests.support import avsync
 from tests.support import panorama_helpers as pano
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
-from tests.support.tools import require
+from tests.support.tools import require_browser_stack
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
@@ -151,8 +151,7 @@ def test_pusher_killed_mid_push_resumes_from_the_stored_position(
 def test_panorama_killed_mid_recording_is_taken_over_and_gives_one_file(
     farm, farm_process, capstan_env, static_server, chaos_figures
 ):
-    for tool in ("Xvfb", "pulseaudio", "chromium", "python:playwright"):
-        require(tool)
+    require_browser_stack()
     store = default_store()
     pages = static_server(pano.PAGES)
     workers = [farm_process("panorama", concurrency=1) for _ in range(2)]

@@ -18,7 +18,7 @@ import pytest
 
 from tests.support import media
 from tests.support.panorama_helpers import PAGES, page_url
-from tests.support.tools import REPO, free_port, require, wait_until
+from tests.support.tools import REPO, free_port, require_browser_stack, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -209,8 +209,7 @@ def test_the_bin_shim_runs_the_cli(signed_farm):
 
 @pytest.fixture
 def panorama_farm(farm_process, capstan_env_vars, monkeypatch):
-    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "ffprobe", "python:playwright"):
-        require(tool)
+    require_browser_stack()
     capstan_env_vars.update(PANORAMA_ENV)
     dispatcher = farm_process("dispatcher", env={"CAPSTAN_APP_KEYS": json.dumps(KEYS)})
     farm_process("panorama", concurrency=1)

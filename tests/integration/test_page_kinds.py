@@ -17,7 +17,7 @@ import pytest
 from tests.support import clips, media
 from tests.support.frames import Box, ink, movement, pixels, shape_difference, share
 from tests.support.panorama_helpers import PAGES, PanoramaApi, local_file
-from tests.support.tools import missing, require
+from tests.support.tools import missing, require, require_browser_stack
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,7 @@ SCRIPTS = {0: "Chinese (中 语)", 1: "Japanese (あ カ)", 2: "Korean (한 글)
 
 @pytest.fixture
 def settings(capstan_env):
-    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "ffprobe", "python:playwright"):
-        require(tool)
+    require_browser_stack()
     return capstan_env
 
 

@@ -28,7 +28,7 @@ from tests.support.panorama_helpers import (
     page_url,
     region_rgb,
 )
-from tests.support.tools import free_port, require
+from tests.support.tools import free_port, require_browser_stack
 from workers.common.runtime import run_task
 from workers.panorama.session import PanoramaSession
 
@@ -46,8 +46,7 @@ EXTRA_ENV = {
 
 @pytest.fixture
 def tools() -> None:
-    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "ffprobe", "python:playwright"):
-        require(tool)
+    require_browser_stack()
 
 
 @pytest.fixture

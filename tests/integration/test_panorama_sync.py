@@ -19,7 +19,7 @@ import pytest
 
 from tests.support import avsync, media
 from tests.support.panorama_helpers import PAGES, PanoramaApi, local_file
-from tests.support.tools import require
+from tests.support.tools import require_browser_stack
 from workers.common.ffmpeg import SegmentRun
 from workers.common.runtime import run_task
 from workers.panorama import builders
@@ -51,8 +51,7 @@ def flash_url(pages) -> str:
 @pytest.fixture(scope="module")
 def bare_offset_ms(flash_pages, tmp_path_factory) -> float:
     """The machine's own offset: one ffmpeg grabbing the page straight into one MP4."""
-    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "ffprobe", "python:playwright"):
-        require(tool)
+    require_browser_stack()
     home = tmp_path_factory.mktemp("bare")
     stack = BrowserStack(SIZE, "/usr/bin/chromium", home / "browser", ["127.0.0.0/8"]).start()
     try:

@@ -184,7 +184,10 @@ def test_a_user_who_drops_and_returns_gives_one_file_without_the_gap(
     path = local_file(settings, entry["RecordFile"])
     info = media.probe(path)
     assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]
-    assert info["duration"] == pytest.approx(recorded, abs=1.0)
+    # The recorder looks for a returning user every recorder_retry_max_s at most, and
+    # then needs a connect (~0.5 s) before media flows: that much of the return is missed.
+    missed_at_return = settings.recorder_retry_max_s + 1.0
+    assert recorded - missed_at_return <= info["duration"] <= recorded + 1.0, (info, recorded)
     head = clip(path, 0.5, 2, tmp_path / "head.wav")
     tail = clip(path, info["duration"] - 2.5, 2, tmp_path / "tail.wav")
     assert media.tone_level(head, 1000) > -30 > media.tone_level(head, 2000)

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.support.panorama_helpers import PAGES, page_url
-from tests.support.tools import REPO, require
+from tests.support.tools import REPO, require, require_browser_stack
 
 pytestmark = pytest.mark.integration
 
@@ -169,8 +169,7 @@ def start_signed(farm_url: str, key: str, secret: str) -> str:
 
 @pytest.fixture
 def recording_farm(farm_process, capstan_env_vars):
-    for tool in ("Xvfb", "pulseaudio", "ffmpeg", "ffprobe"):
-        require(tool)
+    require_browser_stack()
     capstan_env_vars.update(PANORAMA_ENV)
     dispatcher = farm_process("dispatcher")
     farm_process("panorama", concurrency=1)

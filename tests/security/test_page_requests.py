@@ -20,7 +20,7 @@ import pytest
 from config.settings import get_settings
 from tests.support import media
 from tests.support.panorama_helpers import GREEN, RED, PanoramaApi, close_to, local_file, region_rgb
-from tests.support.tools import require
+from tests.support.tools import require_browser_stack
 from workers.common.runtime import run_task
 from workers.panorama.session import PanoramaSession
 
@@ -134,8 +134,7 @@ def page_env(capstan_env_vars, allowlist):
 @pytest.fixture
 def record(page_env, capstan_env):
     """record(url) -> the finished task's Describe (run in-process: no Celery needed)."""
-    for tool in ("Xvfb", "pulseaudio", "chromium", "ffmpeg", "ffprobe", "python:playwright"):
-        require(tool)
+    require_browser_stack()
     from dispatcher.app import create_app
 
     api = PanoramaApi(create_app().test_client())

@@ -44,6 +44,16 @@ def require(tool: str) -> str:
     raise AssertionError("unreachable")
 
 
+# What a panorama task runs (workers/panorama/stack.py), and what its tests read with.
+BROWSER_STACK = ("Xvfb", "pulseaudio", "parec", "chromium", "ffmpeg", "ffprobe",
+                 "python:playwright")  # fmt: skip
+
+
+def require_browser_stack() -> None:
+    for tool in BROWSER_STACK:
+        require(tool)
+
+
 def missing(message: str) -> None:
     """Skip on a laptop; under CI=true a missing component is a failure."""
     if in_ci():

@@ -57,6 +57,13 @@ def test_pulseaudio_is_private_to_its_socket_with_one_null_sink():
     assert env["HOME"] == env["PULSE_RUNTIME_PATH"] == env["XDG_RUNTIME_DIR"] == "/tmp/pa"
 
 
+def test_the_sink_is_kept_rendering_in_10_ms_blocks_by_a_listener():
+    argv = builders.sink_listener("unix:/tmp/pa/native")
+    assert argv[0] == "parec"
+    assert "--server=unix:/tmp/pa/native" in argv and "--device=capture.monitor" in argv
+    assert "--latency-msec=10" in argv
+
+
 def test_chromium_args_kiosk_at_the_size_with_sound_and_no_scrollbars():
     args = builders.chromium_args(Frame(800, 600), "http://127.0.0.1:3128")
     for flag in (
@@ -116,15 +123,18 @@ def test_capture_grabs_the_display_and_the_sink_monitor_into_segments():
     assert value_after(argv, "-segment_list") == "/w/segments/e0001r0002.csv"
 
 
-def test_capture_keeps_both_capture_clocks_and_starts_the_run_at_the_given_wall_time():
+def test_capture_keeps_both_capture_clocks_and_starts_both_at_the_run_zero():
     argv = capture(Frame(1280, 720))
     assert "-copyts" in argv[: argv.index("-i")]  # ffmpeg would zero each input on its own
     pulse = argv.index("pulse")
     assert value_after(argv[pulse:], "-use_wallclock_as_timestamps") == "1"
     video, audio = value_after(argv, "-filter_complex").split(";")
-    assert video == "[0:v]setpts=PTS-1700000000.250000/TB[v]"
-    assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000000.250000/TB,")
-    assert "aresample=async=1000," in audio  # the sample count follows the clock
+    # the zero is the warm-up after the given wall time; what came before it is trimmed
+    assert builders.WARMUP_S == 1.0
+    assert video == "[0:v]setpts=PTS-1700000001.250000/TB,trim=start=0[v]"
+    assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000001.250000/TB,atrim=start=0,")
+    # the sample count follows the clock, from the zero (silence if the sound opens late)
+    assert "aresample=async=1000:first_pts=0," in audio
     assert audio.endswith("asetpts=N/SR/TB+STARTPTS[a]")
     assert argv[argv.index("-map") : argv.index("-map") + 4] == ["-map", "[v]", "-map", "[a]"]
 
@@ -133,8 +143,6 @@ def test_a_resumed_run_starts_where_the_sound_before_it_ended():
     resumed = SegmentRun(Path("/w/segments"), "e0001r0003", Ends(audio_s=12.5, video_s=12.52))
     argv = capture(Frame(1280, 720), resumed)
     assert value_after(argv, "-initial_offset") == "12.500000"
-    # its sound is silence from its zero until the sink delivers: no hole after the pause
-    assert "aresample=async=1000:first_pts=0," in value_after(argv, "-filter_complex")
 
 
 def test_capture_pads_an_odd_size_to_even():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workers.common import ffmpeg
-from workers.common.ffmpeg import Ends, SegmentRun
+from workers.common.ffmpeg import SegmentRun
 
 FPS = 30
 AUDIO_RATE = 48000
@@ -19,6 +19,9 @@ RESAMPLE_STRETCH = 1000
 # Sound is read from the sink in 10 ms blocks (48000 Hz x 2 channels x 2 bytes):
 # a block's read time, stamped on arrival, is then at most 10 ms after its sound.
 PULSE_FRAGMENT_BYTES = 480 * 2 * 2
+# A run's zero, after ffmpeg starts: both inputs deliver within ~0.5 s on a quiet
+# machine (measured: picture 0.2 s, sound 0.35-0.45 s with the sink listener).
+WARMUP_S = 1.0
 SINK = "capture"  # the null sink Chromium plays into; ffmpeg records its monitor
 
 
@@ -74,6 +77,28 @@ def pulseaudio(socket: Path) -> list[str]:
         "--log-level=error",
         f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
         f"--load=module-null-sink sink_name={SINK} rate=48000 channels=2",
+    ]
+
+
+# How often the sink renders while recording (see sink_listener).
+SINK_TICK_MS = 10
+
+
+def sink_listener(server: str) -> list[str]:
+    """A reader of the sink's monitor that asks for 10 ms blocks and discards them.
+
+    A null sink that nobody listens to at a low latency renders in blocks of up to 2 s
+    (its largest latency), and a capture that opens its monitor waits for the current
+    block to end: measured, its first sound came 1.8 s after its first picture (and
+    after every Pause the sink fell back to 2 s blocks). Kept listening from the start,
+    the sink renders every 10 ms and every capture run has sound within ~0.2 s.
+    """
+    return [
+        "parec",
+        f"--server={server}",
+        f"--device={SINK}.monitor",
+        f"--latency-msec={SINK_TICK_MS}",
+        "--raw",  # to stdout, which ManagedProcess sends to /dev/null
     ]
 
 
@@ -147,30 +172,30 @@ def capture(
     stamps come from a latency estimate that settles on an error of up to 0.7 s, a
     different one in every process). ``-copyts`` keeps those stamps: by default ffmpeg
     would start each input at zero on its own, and the audio, which opens later, would
-    be shifted by the difference. ``wallclock_s`` (taken just
-    before ffmpeg starts) becomes the run's zero, which ``initial_offset`` puts where
-    the recording's audio ended (``run.start``), so runs follow each other without
-    overlap and the time spent paused is not in the file.
+    be shifted by the difference.
+
+    The run's zero is ``WARMUP_S`` after ``wallclock_s`` (taken just before ffmpeg
+    starts): both inputs are open by then, and what came before is trimmed, so picture
+    and sound both begin at the zero. ``initial_offset`` puts the zero where the
+    recording's audio ended (``run.start``): runs follow each other without overlap or
+    hole, and the time spent paused is not in the file.
 
     The audio is resampled to its timestamps (``aresample=async``): a player plays
-    samples one after the other, so their count must follow the clock, and the run's
-    first samples are silence from its zero until the sink delivers sound.
+    samples one after the other, so their count must follow the clock. Should the sound
+    open later than the zero (a very loaded machine), its head is filled with silence.
 
     ``progress`` receives ffmpeg's key=value figures (frames, dups, drops, out_time):
     how the session tells a stalled capture and counts dropped frames.
     """
-    to_run_time = f"PTS-{wallclock_s:.6f}/TB"
-    video = f"setpts={to_run_time}"
+    zero = f"{wallclock_s + WARMUP_S:.6f}/TB"
+    video = f"setpts=PTS-{zero},trim=start=0"
     if frame.encoded != (frame.width, frame.height):
         width, height = frame.encoded
         video += f",pad={width}:{height}:0:0:black"
-    # A block of sound ends when it is read: it began its own length earlier. A run
-    # after an earlier one starts its sound with silence from its zero (no hole where
-    # the sound before it ended); the first run starts with its first sound.
-    first_pts = ":first_pts=0" if run.start != Ends() else ""
+    # A block of sound ends when it is read: it began its own length earlier.
     audio = (
-        f"asetpts=PTS-NB_SAMPLES/SR/TB-{wallclock_s:.6f}/TB,"
-        f"aresample=async={RESAMPLE_STRETCH}{first_pts},"
+        f"asetpts=PTS-NB_SAMPLES/SR/TB-{zero},atrim=start=0,"
+        f"aresample=async={RESAMPLE_STRETCH}:first_pts=0,"
         "asetpts=N/SR/TB+STARTPTS"  # then stamped by the sample count: never backwards
     )
     args = [

@@ -44,7 +44,8 @@ class Display:
 
 
 class AudioSink:
-    """PulseAudio with one null sink; ``.server`` is what clients put in PULSE_SERVER."""
+    """PulseAudio with one null sink kept rendering in 10 ms blocks (builders.sink_listener);
+    ``.server`` is what clients put in PULSE_SERVER."""
 
     def __init__(self) -> None:
         # A short absolute path: a unix socket path must fit in 108 bytes, which a task's
@@ -57,6 +58,9 @@ class AudioSink:
             builders.pulseaudio(self.socket),
             env=builders.pulse_env(home),
         )
+        self.listener = ManagedProcess(
+            "sink-listener", builders.sink_listener(self.server), env=builders.pulse_env(home)
+        )
 
     @property
     def server(self) -> str:
@@ -65,6 +69,7 @@ class AudioSink:
     def start(self, timeout_s: float = 10.0) -> AudioSink:
         self.proc.start()
         self.proc.wait_ready(self._accepting, timeout_s=timeout_s)
+        self.listener.start()
         return self
 
     def _accepting(self) -> bool:
@@ -82,5 +87,6 @@ class AudioSink:
         return self.proc.alive
 
     def close(self) -> None:
+        self.listener.close()
         self.proc.close()
         shutil.rmtree(self.home, ignore_errors=True)
