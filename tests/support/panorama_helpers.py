@@ -19,6 +19,9 @@ from tests.support.api import ServiceApi
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
+# Resume answers at once ("recording"); the capture records again ~1.1 s later (ffmpeg's
+# start and its 1 s warm-up, workers/panorama/builders.WARMUP_S): that much is not in the file.
+RESUME_S = 1.5
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
 GREEN = (0, 255, 0)
