@@ -190,9 +190,12 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
     """A long recording of the flash-and-beep page: every ``every_s``, the offset of the
     sound against the picture in the file (median of that window's events), RSS and CPU;
     the drift (ms per hour) and the file's length against the time recorded."""
-    from tests.support import avsync
+    from tests.support import avsync, bare_capture
     from tests.support.panorama_helpers import local_file
 
+    # The baseline, in the same run: ffmpeg alone on the same page (tests/support/bare_capture).
+    bare_ms = bare_capture.bare_offset_ms(bench.page_base, Path(tempfile.mkdtemp(prefix="bare-")))
+    print(json.dumps({"bare_capture_offset_ms": bare_ms}), flush=True)
     url = f"{bench.page_base}/flashbeep.html"
     task_id = bench.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
     from workers.common.runtime import run_task
@@ -238,6 +241,7 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
         "seconds": round(recorded, 1),
         "file_duration_s": duration,
         "duration_error_pct": round(100 * (duration - recorded) / recorded, 3),
+        "bare_capture_offset_ms": bare_ms,
         "offset": sync.summary(),
         "drift_ms_per_hour": round(sync.drift_ms_per_min() * 60, 1),
         "windows": windows,

@@ -154,6 +154,24 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
     receiver.close()
 
 
+@pytest.fixture(scope="session")
+def flash_pages() -> Iterator[StaticServer]:
+    """The test pages, served for the session (the flash-and-beep page among them)."""
+    from tests.support import bare_capture
+
+    server = bare_capture.flash_pages()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def bare_offset_ms(flash_pages, tmp_path_factory) -> float:
+    """This machine's sound-vs-picture offset of a bare capture (tests/support/bare_capture)."""
+    from tests.support import bare_capture
+
+    return bare_capture.bare_offset_ms(flash_pages.url, tmp_path_factory.mktemp("bare"))
+
+
 @pytest.fixture
 def static_server() -> Iterator[Callable[[Path], StaticServer]]:
     """static_server(directory) -> StaticServer (.url, .url_for(name)); Range requests work."""

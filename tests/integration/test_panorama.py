@@ -7,7 +7,6 @@ frame's colour, a tone's level.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 
 import pytest
@@ -19,6 +18,7 @@ from tests.support.panorama_helpers import (
     PAGES,
     RED,
     RESUME_S,
+    InProcessWorker,
     PanoramaApi,
     chromium_pids,
     close_to,
@@ -30,8 +30,6 @@ from tests.support.panorama_helpers import (
     region_rgb,
 )
 from tests.support.tools import free_port, require_browser_stack
-from workers.common.runtime import run_task
-from workers.panorama.session import PanoramaSession
 
 pytestmark = pytest.mark.integration
 
@@ -78,22 +76,6 @@ def api(settings) -> PanoramaApi:
 def worker(settings, farm_process):
     """A panorama pool worker, as `make run` starts it (two tasks at a time)."""
     return farm_process("panorama", concurrency=2)
-
-
-class InProcessWorker:
-    """run_task in a thread: for cases that need no Celery (the message waits unread)."""
-
-    def __init__(self, task_id: str) -> None:
-        self.outcome: list[str] = []
-        self.thread = threading.Thread(
-            target=lambda: self.outcome.append(run_task(task_id, PanoramaSession)), daemon=True
-        )
-        self.thread.start()
-
-    def join(self, timeout: float = 90) -> str:
-        self.thread.join(timeout)
-        assert self.outcome, "the task did not end"
-        return self.outcome[0]
 
 
 def record_for(api: PanoramaApi, task_id: str, seconds: float) -> None:

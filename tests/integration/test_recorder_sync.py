@@ -35,7 +35,7 @@ HOLE_MS = 3.0  # a jump in the audio's timestamps a player would play as a shift
 # A visit that ends by itself (the publisher's -t) ends the same way every run: what the
 # recorder does at a return is then the same every run. 6.74 s: the sender's last video
 # frame and its last audio frame end 18.8 ms apart, which the next run must not turn into
-# a hole in the audio after the return (see the xfail below).
+# a hole in the audio after the return (workers/recorder/builders.run_offset_s).
 VISIT_S = 6.74
 AWAY_S = 5.0
 # A returning user is joined this late at most: the recorder retries every
@@ -140,14 +140,6 @@ def test_mode_01_keeps_the_senders_schedule_across_a_drop_and_return(
     assert 2 * (VISIT_S - GOP_S - JOIN_S) <= info["duration"] <= 2 * VISIT_S
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audio hole at every return: a new run's timeline starts at Ends.base_s, the "
-    "later of the run before's audio and video ends (workers/common/ffmpeg.py "
-    "segment_output), so when its video outlasted its audio the audio gets a hole "
-    "(+18.8 ms per return with VISIT_S; the offsets themselves hold, pts-true). "
-    "See the recsync report. Flip once a run's audio continues where the audio ended.",
-)
 def test_mode_02_keeps_the_senders_sync_across_drops_and_returns(
     api, worker, settings, rtmp_server, lavfi_publisher
 ):

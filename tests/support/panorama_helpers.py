@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -115,3 +116,22 @@ def decrypt_hls(playlist: Path, key_hex: str, out: Path) -> Path:
             "-c", "copy", "-y", str(out)]  # fmt: skip
     subprocess.run(argv, capture_output=True, check=True, timeout=120)
     return out
+
+
+class InProcessWorker:
+    """run_task in a thread: for cases that need no Celery (the message waits unread)."""
+
+    def __init__(self, task_id: str) -> None:
+        from workers.common.runtime import run_task
+        from workers.panorama.session import PanoramaSession
+
+        self.outcome: list[str] = []
+        self.thread = threading.Thread(
+            target=lambda: self.outcome.append(run_task(task_id, PanoramaSession)), daemon=True
+        )
+        self.thread.start()
+
+    def join(self, timeout: float = 90) -> str:
+        self.thread.join(timeout)
+        assert self.outcome, "the task did not end"
+        return self.outcome[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.common.ffmpeg import SegmentRun
+from workers.common.ffmpeg import Ends, SegmentRun
 from workers.recorder import builders
 
 RUN = SegmentRun(Path("/w/segments"), "e0001r0002")
@@ -33,6 +33,20 @@ def test_pull_copies_the_mode_tracks_into_segments(mode, tracks):
         "-rw_timeout", "2500000", "-i", URL,
         *tracks, "-c", "copy", *SEGMENTS,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mode", "ends", "offset"),
+    [
+        ("02", Ends(audio_s=10.0, video_s=10.02), 10.0),  # the sound goes on without a hole
+        ("02", Ends(audio_s=10.02, video_s=10.0), 10.02),
+        ("02", Ends(audio_s=0.0, video_s=10.0), 10.0),  # no sound yet: after the video
+        ("01", Ends(audio_s=0.0, video_s=10.0), 10.0),
+        ("00", Ends(audio_s=10.0, video_s=0.0), 10.0),
+    ],
+)
+def test_a_run_continues_where_the_sound_ended(mode, ends, offset):
+    assert builders.run_offset_s(mode, ends) == offset
 
 
 def test_no_encoder_while_recording():

@@ -8,7 +8,7 @@ Streams are copied, never re-encoded, while recording: Mode 00 keeps the audio a
 from __future__ import annotations
 
 from workers.common import ffmpeg
-from workers.common.ffmpeg import SegmentRun
+from workers.common.ffmpeg import Ends, SegmentRun
 
 # Mode -> which tracks of the user's stream go into the segments.
 # 00: audio only; 01: video only; 02: both (either may be missing: a camera-only user).
@@ -40,9 +40,22 @@ def pull_argv(
         "-i", url,
         *TRACKS[mode],
         "-c", "copy",
-        # Copied streams keep the sender's clock; a run starts after both ends of the last.
-        *ffmpeg.segment_output(run, segment_s, timeline_offset_s=run.start.base_s),
+        *ffmpeg.segment_output(run, segment_s, timeline_offset_s=run_offset_s(mode, run.start)),
     ]  # fmt: skip
+
+
+def run_offset_s(mode: str, start: Ends) -> float:
+    """Where a run's zero goes on the recording's timeline (one offset: copied streams
+    keep the sender's clock).
+
+    The sound goes on exactly where it ended: a player plays samples back to back, so a
+    hole there would move all later sound earlier (18.8 ms per return, measured). The
+    video before may have ended up to a frame later than the sound; the run's first
+    frame then only shortens the last one shown before it (its timestamps still rise).
+    """
+    if OUTPUTS[mode][1] and start.audio_s > 0:
+        return start.audio_s
+    return start.base_s
 
 
 def output_name(user_id: str, stop_time: int | str, mode: str) -> str:

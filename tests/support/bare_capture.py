@@ -1,0 +1,85 @@
+"""The yardstick for panorama's sound against its picture on this machine.
+
+The flash-and-beep page (tests/pages/flashbeep.html) turns white and starts a 1 kHz
+beep in the same animation frame every 2 s. A bare capture (ffmpeg alone: the farm's
+display, sink, browser, inputs and encoder, straight into one MP4, no segments, runs
+or farm) gives the machine's own beep-minus-flash offset; every panorama output must
+stay within EARLY_MS early and LATE_MS late of it (issue 11's bounds).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from tests.support import avsync
+from tests.support.http import StaticServer
+from tests.support.panorama_helpers import PAGES
+from tests.support.tools import require_browser_stack
+from workers.common.ffmpeg import SegmentRun
+from workers.panorama import builders
+from workers.panorama.builders import Frame
+from workers.panorama.stack import BrowserStack
+
+EARLY_MS, LATE_MS = 45.0, 100.0
+SIZE = Frame(640, 360)
+# The sound's clock settles in its first seconds (aresample pulls it onto its arrival
+# stamps at up to 2 %): on a loaded machine the first event can be ~100 ms early.
+SETTLED_S = 3.0
+
+
+def flash_url(pages_url: str) -> str:
+    return f"{pages_url.rstrip('/')}/flashbeep.html"
+
+
+def flash_pages() -> StaticServer:
+    return StaticServer(PAGES)
+
+
+def bare_offset_ms(pages_url: str, home: Path, seconds: float = 12.0) -> float:
+    """The median beep-minus-flash offset of a bare capture of the page."""
+    require_browser_stack()
+    stack = BrowserStack(SIZE, "/usr/bin/chromium", home / "browser", ["127.0.0.0/8"]).start()
+    out = home / "bare.mp4"
+    try:
+        assert stack.browser is not None and stack.display and stack.audio
+        stack.browser.open(flash_url(pages_url), 20)
+        argv = _bare_capture(stack.display.name, stack.audio.server, out)
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            stack.browser.pump(100)
+        proc.communicate(b"q", timeout=30)
+    finally:
+        stack.close()
+    sync = avsync.measure(out)
+    assert len(sync.pairs) >= 4, sync.summary()
+    return sync.median_ms
+
+
+def _bare_capture(display: str, pulse_server: str, out: Path) -> list[str]:
+    argv = builders.capture(
+        SIZE,
+        display,
+        pulse_server,
+        run=SegmentRun(out.parent, "bare"),  # its segment muxer is dropped below
+        segment_seconds=4,
+        progress=out.with_suffix(".progress"),
+        wallclock_s=time.time(),
+    )
+    cut = argv.index("-f", argv.index("-c:a"))  # drop the segment muxer
+    return ["ffmpeg", *argv[:cut], "-y", str(out)]
+
+
+def assert_in_sync(sync: avsync.Sync, bare_ms: float, *, at_least: int) -> None:
+    """Every event after SETTLED_S within the bounds around the bare capture's offset,
+    and no hole in the sound (a player plays samples back to back)."""
+    assert len(sync.pairs) >= at_least, sync.summary()
+    low, high = bare_ms - EARLY_MS, bare_ms + LATE_MS
+    late_or_early = [
+        (round(p.flash_s, 2), round(p.offset_ms)) for p in sync.pairs
+        if p.flash_s >= SETTLED_S and not low <= p.offset_ms <= high
+    ]  # fmt: skip
+    assert not late_or_early, f"out of [{low:.0f}, {high:.0f}] ms: {late_or_early}"
+    assert not [h for h in sync.audio_holes_ms if abs(h) > 5], sync.audio_holes_ms
