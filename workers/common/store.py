@@ -97,6 +97,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# The task's record is still there (not lost to a failover): mark it queued, a write that
+# WAIT then covers, with every write this master took before it (the queue message too).
+_MARK_QUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'queued', ARGV[1])
+return 1
+"""
+
 # Next epoch for a task nobody holds; -1 held, -2 nothing to do (gone or terminal).
 _BUMP_EPOCH = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
@@ -212,6 +220,34 @@ class TaskStore:
                 "Stop it first"
             )
         return task_id
+
+    def confirm_replicated(self, task_id: str, replicas: int, timeout_s: float) -> None:
+        """Return once ``replicas`` replicas hold the new task (its record and, sent before
+        this call, its queue message); ServiceUnavailable if they do not in time.
+
+        Redis replicates asynchronously: without this, a master that dies right after
+        answering takes an accepted Start with it. One connection, no retry: a retry
+        could reach a new master, whose WAIT says nothing of what the old one took.
+        """
+        pool = self.r.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_command("EVAL", _MARK_QUEUED, 1, task_key(task_id), str(now_s()))
+            kept = conn.read_response()
+            conn.send_command("WAIT", replicas, int(timeout_s * 1000))
+            acked = int(conn.read_response())
+        except redis.RedisError as exc:
+            conn.disconnect()
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+        finally:
+            pool.release(conn)
+        if not kept:
+            raise ServiceUnavailable("the task store lost the new task (failover); retry")
+        if acked < replicas:
+            raise ServiceUnavailable(
+                f"the task store's replicas did not confirm the new task within "
+                f"{timeout_s:g}s ({acked} of {replicas}); retry"
+            )
 
     def get(self, task_id: str, service: str | None = None) -> TaskRecord:
         """The record with its live figures, in one round trip."""
@@ -411,7 +447,9 @@ def _encode(value: Any) -> str:
     return str(value)
 
 
-def default_store() -> TaskStore:
-    from workers.common.redis_client import store_redis
+def default_store(retries: int | None = None) -> TaskStore:
+    """The farm's store; ``retries``: how long a call may ride out an outage (see
+    redis_client: workers patient, the dispatcher quick)."""
+    from workers.common.redis_client import PATIENT_RETRIES, store_redis
 
-    return TaskStore(store_redis())
+    return TaskStore(store_redis(PATIENT_RETRIES if retries is None else retries))
