@@ -275,8 +275,18 @@ class SentinelGroup:
     def kill_master(self) -> None:
         self.master.stop(hard=True)
 
+    def revive_old_master(self, timeout: float = 30.0) -> None:
+        """Start the killed master again, as an orchestrator would: the sentinels make it a
+        replica of the new master; returns once it is in sync (the group has a replica)."""
+        self.master.start(timeout)
+        wait_until(lambda: self._synced(self.master), timeout, 0.2, "the old master a replica")
+
     def _replica_synced(self) -> bool:
-        with self.replica.client() as conn:
+        return self._synced(self.replica)
+
+    @staticmethod
+    def _synced(server: RedisServer) -> bool:
+        with server.client() as conn:
             return conn.info("replication").get("master_link_status") == "up"
 
     def _sentinels_agree(self) -> bool:
