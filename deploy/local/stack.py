@@ -142,6 +142,7 @@ def sentinel_conf(
     port: int,
     master: tuple[str, int],
     directory: Path,
+    *,
     master_name: str = "mymaster",
     quorum: int = 2,
     down_after_ms: int = 5000,
@@ -151,27 +152,29 @@ def sentinel_conf(
 ) -> str:
     """redis-sentinel's configuration (a file: Sentinel rewrites it as it learns; keep it
     private, it holds the passwords). password: the sentinels' own (requirepass)."""
-    secrets = ""
-    if master_password:
-        secrets += f"sentinel auth-pass {master_name} {master_password}\n"
+    name = master_name
+    lines = [
+        f"port {port}",
+        f"bind {host}",
+        "daemonize no",
+        'logfile ""',
+        f"dir {directory}",
+        f"sentinel monitor {name} {master[0]} {master[1]} {quorum}",
+        f"sentinel down-after-milliseconds {name} {down_after_ms}",
+        f"sentinel failover-timeout {name} {max(down_after_ms * 4, 5000)}",
+        f"sentinel parallel-syncs {name} 1",
+    ]
+    if master_password:  # after `sentinel monitor`: auth-pass names its master
+        lines.append(f"sentinel auth-pass {name} {master_password}")
     if password:
-        secrets += f"requirepass {password}\n"
-    return f"""\
-port {port}
-bind {host}
-daemonize no
-logfile ""
-dir {directory}
-sentinel monitor {master_name} {master[0]} {master[1]} {quorum}
-sentinel down-after-milliseconds {master_name} {down_after_ms}
-sentinel failover-timeout {master_name} {max(down_after_ms * 4, 5000)}
-sentinel parallel-syncs {master_name} 1
-""" + secrets  # after `sentinel monitor`: auth-pass names its master
+        lines.append(f"requirepass {password}")
+    return "\n".join(lines) + "\n"
 
 
 def sentinel_command(conf: Path, port: int, host: str = HOST) -> Command:
     """redis-sentinel (Debian's package) with the file written from sentinel_conf()."""
-    return Command(f"sentinel-{port}", ["redis-sentinel", str(conf)], Ready("tcp", f"{host}:{port}"))
+    ready = Ready("tcp", f"{host}:{port}")
+    return Command(f"sentinel-{port}", ["redis-sentinel", str(conf)], ready)
 
 
 def nginx_conf(port: int, prefix: Path, host: str = HOST, module: Path = RTMP_MODULE) -> str:

@@ -7,7 +7,8 @@ then: every Start answered 200 finishes, once (epoch 1, no takeover, received on
 request got a 500 or hung; Describe answers again within the failover time (plus a
 reconnect); Starts answer 503 until the group has a replica again (the old master,
 restarted); the recording ends as one playable file missing at most a segment; the push
-finishes; and the Redis passwords appear in no log and no answer.
+finishes; Flower shows the new master's queues; and the Redis passwords appear in no log
+and no answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+import requests
 
 from tests.chaos.support import FAST, SEGMENT_S, HttpClient, examine, wait_for
 from tests.support import pusher_helpers as push
@@ -63,7 +65,7 @@ def keep_sending(traffic: Traffic, send, every_s: float) -> threading.Thread:
             sent = time.monotonic()
             try:
                 status, body = send()
-            except Exception as exc:  # noqa: BLE001 - a hang or a reset is a finding too
+            except Exception as exc:  # a hang or a reset is a finding too
                 status, body = 0, {"error": repr(exc)}
             traffic.answers.append((sent, status, time.monotonic() - sent))
             traffic.bodies.append(str(body))
@@ -76,6 +78,12 @@ def keep_sending(traffic: Traffic, send, every_s: float) -> threading.Thread:
     return thread
 
 
+def flower_broker_page(url: str) -> str | None:
+    """Flower's Broker page once it shows the recorder's queue (read from the broker)."""
+    answer = requests.get(f"{url}/broker", timeout=10)
+    return answer.text if answer.ok and "recorder" in answer.text else None
+
+
 def test_a_sentinel_failover_loses_no_task_and_no_media(
     on_sentinel, sentinel_group, capstan_env_vars, farm_process, rtmp_server,
     lavfi_publisher, static_server, tmp_path, chaos_figures,
@@ -86,6 +94,7 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     recorders = farm_process("recorder", concurrency=4)
     farm_process("pusher", concurrency=1)
     farm_process("reconciler")
+    flower = farm_process("flower")
     client = HttpClient(dispatcher.url)
     recorder, pusher = rec.RecorderApi(client), push.PusherApi(client)
     store = default_store()
@@ -103,12 +112,14 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     # and Starts arriving (users nobody publishes: short tasks), Describes polling
     starts, describes = Traffic(), Traffic()
     absent = iter(range(10_000))
-    threads = [
-        keep_sending(
-            starts, lambda: recorder.post(rec.seeds_request(f"absent{next(absent)}", MaxIdleTime=1)), 0.5
-        ),
-        keep_sending(describes, lambda: recorder.post({"Action": "Describe", "Data": {"TaskID": recording}}), 0.2),
-    ]  # fmt: skip
+
+    def start_absent() -> tuple[int, dict]:
+        return recorder.post(rec.seeds_request(f"absent{next(absent)}", MaxIdleTime=1))
+
+    def describe() -> tuple[int, dict]:
+        return recorder.post({"Action": "Describe", "Data": {"TaskID": recording}})
+
+    threads = [keep_sending(starts, start_absent, 0.5), keep_sending(describes, describe, 0.2)]
     time.sleep(2)
 
     # When the master dies
@@ -145,6 +156,8 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     for task_id in starts.accepted:
         recorder.wait_status(task_id, "finished", timeout=120)
     records = [store.get(task_id) for task_id in [*starts.accepted, recording, pushing]]
+    # Flower follows the new master too: its broker page lists the pools' queues
+    broker_page = wait_for(lambda: flower_broker_page(flower.url), 30, "Flower's broker page")
 
     chaos_figures(
         "recorder and pusher: Redis master SIGKILLed, Sentinel failover",
@@ -180,5 +193,6 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     assert "ErrorCode" not in pushed["Result"], pushed["Result"]
     # The passwords: in no farm log, no answer
     seen = farm_process.logs() + "".join(starts.bodies + describes.bodies) + str(finished)
+    seen += broker_page
     for secret in (sentinel_group.password, sentinel_group.sentinel_password):
         assert secret not in seen

@@ -218,7 +218,7 @@ class SentinelGroup:
                 port,
                 (stack.HOST, self.master.port),
                 where,
-                self.master_name,
+                master_name=self.master_name,
                 down_after_ms=down_after_ms,
                 master_password=self.password,
                 password=self.sentinel_password,

@@ -67,7 +67,14 @@ def redis_problem(settings: Settings, timeout_s: float) -> str | None:
     from workers.common.redis_client import make_client
 
     master, password = settings.redis_master_name, settings.redis_sentinel_password
-    client = make_client(settings.redis_url, settings.broker_db, master, password, 0, timeout_s)
+    client = make_client(
+        settings.redis_url,
+        settings.broker_db,
+        master_name=master,
+        sentinel_password=password,
+        retries=0,
+        timeout_s=timeout_s,
+    )
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -90,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     settings = get_settings()
     path = args.heartbeat or heartbeat_path(args.pool, settings)
-    problem = redis_problem(settings, args.redis_timeout) or heartbeat_problem(
-        path, args.max_age
-    )
+    problem = redis_problem(settings, args.redis_timeout) or heartbeat_problem(path, args.max_age)
     if problem:
         print(f"probe {args.pool}: {problem}", file=sys.stderr)
         return 1

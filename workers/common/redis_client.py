@@ -24,6 +24,7 @@ QUICK_RETRIES = 2
 def make_client(
     url: str,
     db: int,
+    *,
     master_name: str,
     sentinel_password: str,
     retries: int,
@@ -57,7 +58,9 @@ def redis_for(settings: Settings, db: int, retries: int = PATIENT_RETRIES) -> re
     """The process's client of ``db`` on the farm's Redis (its current master, with
     Sentinel)."""
     master, password = settings.redis_master_name, settings.redis_sentinel_password
-    return _client(settings.redis_url, db, master, password, retries)
+    return _client(
+        settings.redis_url, db, master_name=master, sentinel_password=password, retries=retries
+    )
 
 
 def store_redis(retries: int = PATIENT_RETRIES) -> redis.Redis:
