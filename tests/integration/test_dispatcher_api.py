@@ -266,3 +266,50 @@ def test_metrics_count_requests(client):
     text = client.get("/metrics").data.decode()
     assert 'capstan_dispatcher_requests_total{action="Start",code="200",service="panorama"}' in text
     assert "capstan_dispatcher_request_seconds_bucket" in text
+
+
+@pytest.fixture
+def replica(redis_server, tmp_path, log_dir):
+    """A replica of the session's Redis, in sync (what a Sentinel group's replica is)."""
+    from tests.support.servers import RedisServer
+
+    server = RedisServer(
+        tmp_path / "replica", log_dir, name="redis-replica", replica_of=redis_server.port
+    )
+    server.start()
+    server.wait_in_sync()
+    yield server
+    server.stop()
+
+
+def test_a_start_answers_200_only_once_a_replica_holds_the_task_and_its_message(
+    capstan_env, all_available, replica
+):
+    from dispatcher.app import create_app
+
+    settings = capstan_env.model_copy(update={"redis_min_replicas": 1})
+    task_id = start(create_app(settings).test_client())
+
+    # On the replica the moment Start answered: the record, and the message on its queue
+    assert replica.client(2).hget(task_key(task_id), "status") == "normal"
+    assert [m["headers"]["id"] for m in queued(replica, "panorama")] == [task_id]
+
+
+def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(
+    capstan_env, all_available, redis_server
+):
+    from dispatcher.app import create_app
+    from workers.common.store import default_store
+
+    settings = capstan_env.model_copy(
+        update={"redis_min_replicas": 1, "redis_replica_timeout_s": 0.2}
+    )
+    response = create_app(settings).test_client().post("/v1/panorama", json=PANORAMA_START)
+
+    body = response.get_json()
+    assert (response.status_code, body["ErrorCode"]) == (503, "ServiceUnavailable")
+    assert "retry" in body["ErrorMessage"]
+    # Withdrawn: the client retries, and this one neither runs nor holds an admission slot
+    (record,) = default_store().list_tasks("panorama")
+    assert record.status is Status.CANCELED
+    assert not redis_server.client(2).smembers("capstan:active:panorama")

@@ -92,6 +92,14 @@ class RedisServer(Server):
             port=self.port, db=db, password=self.password or None, decode_responses=True
         )
 
+    def in_sync(self) -> bool:
+        """A replica whose link to its master is up (the initial sync done)."""
+        with self.client() as conn:
+            return conn.info("replication").get("master_link_status") == "up"
+
+    def wait_in_sync(self, timeout: float = 30.0) -> None:
+        wait_until(self.in_sync, timeout, 0.1, f"redis on {self.port} in sync with its master")
+
     def flush(self, *dbs: int) -> None:
         for db in dbs or (0, 1, 2):
             with self.client(db) as conn:
@@ -231,7 +239,7 @@ class SentinelGroup:
     def start(self, timeout: float = 30.0) -> None:
         self.master.start(timeout)
         self.replica.start(timeout)
-        wait_until(self._replica_synced, timeout, 0.1, "the replica in sync")
+        self.replica.wait_in_sync(timeout)
         for sentinel in self.sentinels:
             sentinel.start(timeout)
         # Sentinels find each other and the replica through the master: wait for it, or a
@@ -279,15 +287,7 @@ class SentinelGroup:
         """Start the killed master again, as an orchestrator would: the sentinels make it a
         replica of the new master; returns once it is in sync (the group has a replica)."""
         self.master.start(timeout)
-        wait_until(lambda: self._synced(self.master), timeout, 0.2, "the old master a replica")
-
-    def _replica_synced(self) -> bool:
-        return self._synced(self.replica)
-
-    @staticmethod
-    def _synced(server: RedisServer) -> bool:
-        with server.client() as conn:
-            return conn.info("replication").get("master_link_status") == "up"
+        self.master.wait_in_sync(timeout)  # a replica now
 
     def _sentinels_agree(self) -> bool:
         for port in self.sentinel_ports:
