@@ -57,12 +57,12 @@ def celery_pong(target: str, timeout: float = 1.0) -> bool:
 
     node, _, broker = target.partition("|")
     app = Celery("capstan-ready", broker=broker, set_as_current=False)
-    settings = get_settings()
-    app.conf.broker_transport_options = redis_url.transport_options(
-        redis_url.parse(redis_url.base(broker)),
-        settings.redis_master_name,
-        settings.redis_sentinel_password,
-    )
+    target_redis = redis_url.parse(redis_url.base(broker))
+    if target_redis.is_sentinel:
+        settings = get_settings()
+        app.conf.broker_transport_options = redis_url.transport_options(
+            target_redis, settings.redis_master_name, settings.redis_sentinel_password
+        )
     try:
         replies = app.control.ping(destination=[node], timeout=timeout)
     except (OSError, OperationalError, RedisError):

@@ -23,6 +23,7 @@ import requests
 from tests.chaos.support import FAST, SEGMENT_S, HttpClient, examine, wait_for
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from workers.common import probe
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
@@ -156,13 +157,16 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     for task_id in starts.accepted:
         recorder.wait_status(task_id, "finished", timeout=120)
     records = [store.get(task_id) for task_id in [*starts.accepted, recording, pushing]]
-    # Flower follows the new master too: its broker page lists the pools' queues
+    # Flower and the workers' probe follow the new master too
     broker_page = wait_for(lambda: flower_broker_page(flower.url), 30, "Flower's broker page")
+    assert probe.redis_problem(on_sentinel, timeout_s=2) is None
 
     chaos_figures(
         "recorder and pusher: Redis master SIGKILLed, Sentinel failover",
         media_seconds_lost=lost,
         one_playable_file=output.one_playable_file,
+        recorded_s=stopped - started,
+        output_s=output.duration_s,
         failover_s=failover_s,
         describe_back_s=back - killed,
         describe_503_s=describes.unavailable_s(),
