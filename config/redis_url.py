@@ -40,15 +40,22 @@ class RedisTarget:
         return [urlsplit(self.url).hostname or "localhost"]
 
 
+def _chunks(url: str) -> list[str]:
+    """A sentinel list's URLs; one Redis URL whole (its password may hold a ';')."""
+    if not url.strip().startswith(f"{SENTINEL}://"):
+        return [url.strip()] if url.strip() else []
+    return [chunk.strip() for chunk in url.split(";") if chunk.strip()]
+
+
 def parse(url: str) -> RedisTarget:
     """The target of CAPSTAN_REDIS_URL; ValueError (never echoing a password) when wrong."""
-    chunks = [chunk.strip() for chunk in url.split(";") if chunk.strip()]
+    chunks = _chunks(url)
     if not chunks:
         raise ValueError("empty Redis URL")
     schemes = {urlsplit(chunk).scheme for chunk in chunks}
     if schemes != {SENTINEL}:
-        if len(chunks) > 1:
-            raise ValueError("only sentinel:// URLs may be listed with ';'")
+        if SENTINEL in schemes:
+            raise ValueError("list only sentinel:// URLs, separated by ';'")
         if schemes - set(PLAIN_SCHEMES):
             raise ValueError("a Redis URL starts with redis://, rediss://, unix:// or sentinel://")
         return RedisTarget(url)
@@ -72,15 +79,14 @@ def parse(url: str) -> RedisTarget:
 def with_db(url: str, db: int) -> str:
     """The URL of one db: appended to each sentinel's URL (Celery's result backend reads
     the db from each), or to the one Redis URL."""
-    return ";".join(f"{chunk.strip().rstrip('/')}/{db}" for chunk in url.split(";") if chunk)
+    return ";".join(f"{chunk.rstrip('/')}/{db}" for chunk in _chunks(url))
 
 
 def base(url: str) -> str:
     """``url`` without its db (what with_db appended)."""
     if not url.startswith(f"{SENTINEL}://"):
         return url  # one Redis: any db in it is harmless (a unix socket's path is no db)
-    chunks = [chunk.strip() for chunk in url.split(";") if chunk.strip()]
-    return ";".join(urlsplit(c)._replace(path="").geturl() for c in chunks)
+    return ";".join(urlsplit(c)._replace(path="").geturl() for c in _chunks(url))
 
 
 def transport_options(target: RedisTarget, master_name: str, sentinel_password: str) -> dict:

@@ -38,8 +38,7 @@ def test_one_redis_is_taken_as_it_is(url):
     [
         "",
         "http://10.0.0.1:6379",
-        "redis://a:6379;redis://b:6379",  # only sentinels may be listed
-        "sentinel://a:26379;redis://b:6379",
+        "sentinel://a:26379;redis://b:6379",  # only sentinels are listed
         "sentinel://a:26379/0",  # the farm picks its dbs
         "sentinel://:pw@/",
     ],
@@ -47,6 +46,13 @@ def test_one_redis_is_taken_as_it_is(url):
 def test_a_wrong_url_is_refused(url):
     with pytest.raises(ValueError):
         redis_url.parse(url)
+
+
+def test_one_redis_whose_password_holds_a_semicolon_keeps_it():
+    url = "redis://:pa;ss@10.0.0.5:6379"
+
+    assert redis_url.parse(url).url == url
+    assert redis_url.with_db(url, 2) == "redis://:pa;ss@10.0.0.5:6379/2"
 
 
 def test_each_db_is_appended_to_every_sentinel_and_taken_off_again():
@@ -97,7 +103,7 @@ def test_sentinels_on_loopback_keep_a_one_machine_farm_on_loopback():
 
 
 def test_a_wrong_url_stops_the_farm_without_printing_it(monkeypatch):
-    monkeypatch.setenv("CAPSTAN_REDIS_URL", "redis://:hunter2@a:1;redis://:hunter2@b:2")
+    monkeypatch.setenv("CAPSTAN_REDIS_URL", "sentinel://:hunter2@a:1;redis://:hunter2@b:2")
     reset_settings()
     try:
         with pytest.raises(SettingsError) as error:
