@@ -327,3 +327,26 @@ def test_storage_down_for_a_while_is_ridden_out_and_nothing_is_lost(
     assert media.probe(local_file(capstan_env, video["FileURL"]))["duration"] == pytest.approx(
         3, abs=1.0
     )
+
+
+def test_a_segment_list_that_lost_its_newest_entries_gets_them_again(store):
+    """Redis replicates asynchronously and fsyncs its AOF every second: a failover or a
+    restart may lose the newest appends. The worker lists them again, in order."""
+    task_id = store.create(SERVICE, {}, "", request_id="lost-tail")
+    entries = [
+        {"name": f"e0001r0001_{i:05d}.ts", "key": f"raw/{i}", "duration": 2, "size": 1}
+        for i in range(4)
+    ]
+    listed: list[dict] = []
+    for entry in entries[:3]:
+        assert store.add_segment(task_id, 1, entry, listed=listed)
+        listed.append(entry)
+
+    store.r.ltrim(sub_key(task_id, "segments"), 0, 0)  # the failover lost the last two
+    assert store.add_segment(task_id, 1, entries[3], listed=listed)
+
+    assert store.segments(task_id) == entries
+    # A call retried after it had appended appends nothing more; another epoch nothing at all
+    assert store.add_segment(task_id, 1, entries[3], listed=listed)
+    assert not store.add_segment(task_id, 2, entries[3], listed=entries)
+    assert store.segments(task_id) == entries

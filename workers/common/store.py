@@ -16,8 +16,10 @@ Keys (``{id}`` is the TaskID):
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,8 @@ import redis
 
 from workers.common.errors import InvalidState, LimitExceeded, ServiceUnavailable, TaskNotFound
 from workers.common.states import OWNED, Action, Status, refusal
+
+log = logging.getLogger(__name__)
 
 PREFIX = "capstan"
 
@@ -76,6 +80,22 @@ return 'ok'
 _FENCED_RPUSH = """
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
 return redis.call('RPUSH', KEYS[2], ARGV[2])
+"""
+
+# Append after the ``known`` entries the worker listed. Fewer stored means the store lost
+# its newest writes (a failover to a replica that had not got them, an AOF fsync window):
+# 'lost' and how many are left, so that the worker lists the lost ones again, in order.
+# More stored, ending with this entry: a retried call that had already appended.
+_FENCED_APPEND = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return {'stale', 0} end
+local have = redis.call('LLEN', KEYS[2])
+local known = tonumber(ARGV[2])
+if have < known then return {'lost', have} end
+if have > known and redis.call('LINDEX', KEYS[2], -1) == ARGV[#ARGV] then
+  return {'ok', have}
+end
+redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
+return {'ok', have}
 """
 
 _LEASE_TAKE = """
@@ -170,6 +190,7 @@ class TaskStore:
         self._create = client.register_script(_CREATE)
         self._fenced_hset = client.register_script(_FENCED_HSET)
         self._fenced_rpush = client.register_script(_FENCED_RPUSH)
+        self._fenced_append = client.register_script(_FENCED_APPEND)
         self._lease_take = client.register_script(_LEASE_TAKE)
         self._lease_renew = client.register_script(_LEASE_RENEW)
         self._lease_drop = client.register_script(_LEASE_DROP)
@@ -360,10 +381,33 @@ class TaskStore:
         allowed = ",".join(sorted(s.value for s in expect)) if expect else ""
         return str(self._call(self._fenced_hset, [task_key(task_id)], [str(epoch), allowed, *flat]))
 
-    def add_segment(self, task_id: str, epoch: int, segment: dict[str, Any]) -> bool:
+    def add_segment(
+        self,
+        task_id: str,
+        epoch: int,
+        segment: dict[str, Any],
+        listed: Sequence[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Fenced append; False if another epoch owns the task. ``listed``: what the caller
+        knows precedes ``segment`` in the list; entries the store lost are listed again."""
         keys = [task_key(task_id), sub_key(task_id, "segments")]
-        argv = [str(epoch), json.dumps(segment, separators=(",", ":"))]
-        return int(self._call(self._fenced_rpush, keys, argv)) > 0
+        if listed is None:
+            argv = [str(epoch), _compact(segment)]
+            return int(self._call(self._fenced_rpush, keys, argv)) > 0
+        known, entries = len(listed), [segment]
+        for _ in range(3):
+            argv = [str(epoch), str(known), *(_compact(entry) for entry in entries)]
+            outcome, have = self._call(self._fenced_append, keys, argv)
+            if outcome != "lost":
+                return bool(outcome == "ok")
+            log.warning(
+                "task %s: the task store lost %d listed segment(s) (a Redis failover or "
+                "restart); listing them again",
+                task_id,
+                known - int(have),
+            )
+            known, entries = int(have), [*listed[int(have) :], segment]
+        raise ServiceUnavailable(f"task {task_id}: the segment list keeps changing; retry")
 
     def segments(self, task_id: str) -> list[dict[str, Any]]:
         items = self._run_one(lambda: self.r.lrange(sub_key(task_id, "segments"), 0, -1))
@@ -437,6 +481,10 @@ class TaskStore:
             return call()
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _encode(value: Any) -> str:
