@@ -157,6 +157,7 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     for task_id in starts.accepted:
         recorder.wait_status(task_id, "finished", timeout=120)
     records = [store.get(task_id) for task_id in [*starts.accepted, recording, pushing]]
+    segments = [item["name"] for item in store.segments(recording)]
     # Flower and the workers' probe follow the new master too
     broker_page = wait_for(lambda: flower_broker_page(flower.url), 30, "Flower's broker page")
     assert probe.redis_problem(on_sentinel, timeout_s=2) is None
@@ -167,6 +168,9 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
         one_playable_file=output.one_playable_file,
         recorded_s=stopped - started,
         output_s=output.duration_s,
+        segments=len(segments),
+        distinct_segments=len(set(segments)),
+        pull_runs=len({name.split("_")[0] for name in segments}),  # e<epoch>r<run>_<n>.ts
         failover_s=failover_s,
         describe_back_s=back - killed,
         describe_503_s=describes.unavailable_s(),
@@ -194,6 +198,7 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     assert "ErrorCode" not in finished["Result"], finished["Result"]
     assert output.one_playable_file and output.streams == ("audio", "video")
     assert lost <= SEGMENT_S + TOLERANCE_S
+    assert len(segments) == len(set(segments))  # no media twice: each segment listed once
     assert "ErrorCode" not in pushed["Result"], pushed["Result"]
     # The passwords: in no farm log, no answer
     seen = farm_process.logs() + "".join(starts.bodies + describes.bodies) + str(finished)
