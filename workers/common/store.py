@@ -251,7 +251,10 @@ class TaskStore:
         could reach a new master, whose WAIT says nothing of what the old one took.
         """
         pool = self.r.connection_pool
-        conn = pool.get_connection()
+        try:
+            conn = pool.get_connection()  # with Sentinel: connects to the current master
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
         try:
             conn.send_command("EVAL", _MARK_QUEUED, 1, task_key(task_id), str(now_s()))
             kept = conn.read_response()
