@@ -89,6 +89,22 @@ def base(url: str) -> str:
     return ";".join(urlsplit(c)._replace(path="").geturl() for c in _chunks(url))
 
 
+def sentinel_kwargs(password: str) -> dict:
+    """How to talk to a sentinel: one quick try each (a dead one is skipped for the next;
+    redis-py's default would retry each for seconds), with their password if any."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    kwargs: dict = {
+        "socket_timeout": 1.0,
+        "socket_connect_timeout": 1.0,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    if password:
+        kwargs["password"] = password
+    return kwargs
+
+
 def transport_options(target: RedisTarget, master_name: str, sentinel_password: str) -> dict:
     """kombu's broker / Celery's result backend options for ``target``: with Sentinel, the
     master's name and the sentinels' login; short timeouts, so that a dead master is
@@ -96,13 +112,10 @@ def transport_options(target: RedisTarget, master_name: str, sentinel_password: 
     options: dict = {"socket_keepalive": True, "health_check_interval": 10}
     if not target.is_sentinel:
         return options
-    sentinel_kwargs: dict = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-    if sentinel_password:
-        sentinel_kwargs["password"] = sentinel_password
     return {
         **options,
         "master_name": master_name,
-        "sentinel_kwargs": sentinel_kwargs,
+        "sentinel_kwargs": sentinel_kwargs(sentinel_password),
         "socket_timeout": 10.0,
         "socket_connect_timeout": 2.0,
     }

@@ -313,3 +313,31 @@ def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(
     (record,) = default_store().list_tasks("panorama")
     assert record.status is Status.CANCELED
     assert not redis_server.client(2).smembers("capstan:active:panorama")
+
+
+def test_with_no_redis_master_to_be_found_requests_get_503_within_seconds(
+    capstan_env, all_available, monkeypatch
+):
+    import time
+
+    from dispatcher.app import create_app
+    from tests.support.farm import forget_cached_state
+    from tests.support.tools import free_port
+
+    # Sentinels that do not answer: what the farm sees before a failover elects a master
+    sentinels = ";".join(f"sentinel://127.0.0.1:{free_port()}" for _ in range(3))
+    monkeypatch.setenv("CAPSTAN_REDIS_URL", sentinels)
+    client = create_app(forget_cached_state()).test_client()
+
+    for body in (
+        PANORAMA_START,
+        {"Action": "Describe", "Data": {"TaskID": "0f7d9522-a1a3-4517-b5ad-7a6eca000000"}},
+    ):
+        sent = time.monotonic()
+        response = client.post("/v1/panorama", json=body)
+        assert (response.status_code, response.get_json()["ErrorCode"]) == (
+            503,
+            "ServiceUnavailable",
+        )
+        assert time.monotonic() - sent < 5
+    assert client.get("/readyz").status_code == 503

@@ -12,7 +12,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from config.redis_url import parse, with_db
+from config.redis_url import parse, sentinel_kwargs, with_db
 from config.settings import Settings, get_settings
 
 # Workers ride out a Redis restart or a failover (~10 s of retries) without failing a
@@ -43,10 +43,7 @@ def make_client(
     }
     if not target.is_sentinel:
         return redis.Redis.from_url(with_db(url, db), **options)
-    sentinel_kwargs: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-    if sentinel_password:
-        sentinel_kwargs["password"] = sentinel_password
-    sentinels = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
+    sentinels = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs(sentinel_password))
     login = {"username": target.username, "password": target.password}
     return sentinels.master_for(master_name, redis.Redis, db=db, **login, **options)
 
