@@ -90,16 +90,9 @@ def base(url: str) -> str:
 
 
 def sentinel_kwargs(password: str) -> dict:
-    """How to talk to a sentinel: one quick try each (a dead one is skipped for the next;
-    redis-py's default would retry each for seconds), with their password if any."""
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    kwargs: dict = {
-        "socket_timeout": 1.0,
-        "socket_connect_timeout": 1.0,
-        "retry": Retry(NoBackoff(), 0),
-    }
+    """How to talk to a sentinel: a short timeout, their password if any. (Plain values
+    only: Celery's options travel as JSON, e.g. to Flower.)"""
+    kwargs: dict = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
     if password:
         kwargs["password"] = password
     return kwargs
@@ -116,6 +109,10 @@ def transport_options(target: RedisTarget, master_name: str, sentinel_password: 
         **options,
         "master_name": master_name,
         "sentinel_kwargs": sentinel_kwargs(sentinel_password),
+        # The message is the worker's once popped: an ack is no Redis write, so none can
+        # fail mid-failover (kombu 5.7 then drops the task and stops the consumer). A
+        # popped message that never starts is the reconciler's (requeue_unstarted).
+        "ack_emulation": False,
         "socket_timeout": 10.0,
         "socket_connect_timeout": 2.0,
     }

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     control_poll_s: float = 0.5
     segment_seconds: int = Field(default=4, ge=1, le=60)
     reconcile_every_s: float = 5.0
+    # A task still waiting to start this long after it was queued, with nothing waiting in
+    # its queue, lost its message (a worker killed with it prefetched, a Redis failover):
+    # the reconciler queues it again (a second copy finds it held or finished: harmless).
+    unstarted_requeue_s: float = Field(default=60.0, gt=0)
     worker_concurrency: dict[str, int] = Field(
         default_factory=lambda: {"recorder": 40, "pusher": 40, "panorama": 2}
     )

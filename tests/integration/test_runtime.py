@@ -350,3 +350,22 @@ def test_a_segment_list_that_lost_its_newest_entries_gets_them_again(store):
     assert store.add_segment(task_id, 1, entries[3], listed=listed)
     assert not store.add_segment(task_id, 2, entries[3], listed=entries)
     assert store.segments(task_id) == entries
+
+
+def test_a_task_whose_message_was_lost_is_queued_again_once_its_queue_is_empty(store, redis_server):
+    from workers.common.reconciler import requeue_unstarted
+
+    lost = store.create(SERVICE, {}, "", request_id="lost-message")
+    claimed = store.create(SERVICE, {}, "", request_id="claimed")
+    assert store.take_lease(claimed, 1, "host:1:1", 30)
+
+    # A backlog in its queue: it waits its turn
+    assert requeue_unstarted(store, lambda queue: 3, older_than_s=0) == []
+    # Nothing waiting and it still not started: queued again; the claimed one left alone
+    assert requeue_unstarted(store, lambda queue: 0, older_than_s=0) == [lost]
+    (message,) = [json.loads(m) for m in redis_server.client(0).lrange(SERVICE, 0, -1)]
+    assert message["headers"]["id"] == lost and message["headers"]["argsrepr"] == f"['{lost}']"
+    # Not again before older_than_s has passed once more; never once it is canceled
+    assert requeue_unstarted(store, lambda queue: 0, older_than_s=60) == []
+    store.control(lost, SERVICE, Action.STOP, Status.RECORDING)
+    assert requeue_unstarted(store, lambda queue: 0, older_than_s=0) == []

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import redis
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -43,7 +43,10 @@ def make_client(
     }
     if not target.is_sentinel:
         return redis.Redis.from_url(with_db(url, db), **options)
-    sentinels = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs(sentinel_password))
+    # One quick try per sentinel (redis-py's default retries each for seconds: a Start
+    # took 36 s with no sentinel answering); not in Celery's options, which must be JSON.
+    quick = {**sentinel_kwargs(sentinel_password), "retry": Retry(NoBackoff(), 0)}
+    sentinels = Sentinel(list(target.sentinels), sentinel_kwargs=quick)
     login = {"username": target.username, "password": target.password}
     return sentinels.master_for(master_name, redis.Redis, db=db, **login, **options)
 

@@ -361,6 +361,24 @@ class TaskStore:
         owned = ",".join(sorted(s.value for s in OWNED | {Status.NORMAL}))
         return int(self._call(self._bump_epoch, keys, [owned]))
 
+    def unstarted(self, service: str, before: float) -> list[str]:
+        """Tasks of ``service`` no worker ever claimed, still waiting to start, queued (or
+        queued again) before the unix time ``before``."""
+        active = self._run_one(lambda: self.r.smembers(f"{PREFIX}:active:{service}"))
+        candidates = sorted(set(active) - set(self.owned_tasks()))
+        pipe = self.r.pipeline(transaction=False)
+        for task_id in candidates:
+            pipe.hmget(task_key(task_id), "status", "create_time", "requeue_time")
+        found = []
+        for task_id, (status, created, requeued) in zip(candidates, self._run(pipe), strict=True):
+            queued = max(float(created or 0), float(requeued or 0))
+            if status == Status.NORMAL.value and queued < before:
+                found.append(task_id)
+        return found
+
+    def mark_requeued(self, task_id: str) -> None:
+        self._run_one(lambda: self.r.hset(task_key(task_id), "requeue_time", str(time.time())))
+
     def owned_tasks(self) -> list[str]:
         return sorted(self._run_one(lambda: self.r.smembers(OWNED_SET)))
 
