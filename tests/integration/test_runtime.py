@@ -30,7 +30,7 @@ from workers.common.reconciler import reconcile
 from workers.common.runtime import run_task
 from workers.common.specs.base import split_secrets
 from workers.common.states import Action, Status
-from workers.common.store import TaskStore, default_store, sub_key
+from workers.common.store import TaskStore, default_store, sub_key, task_key
 
 from .pattern_session import PatternSession, PatternSpec
 
@@ -369,3 +369,18 @@ def test_a_task_whose_message_was_lost_is_queued_again_once_its_queue_is_empty(s
     assert requeue_unstarted(store, lambda queue: 0, older_than_s=60) == []
     store.control(lost, SERVICE, Action.STOP, Status.RECORDING)
     assert requeue_unstarted(store, lambda queue: 0, older_than_s=0) == []
+
+
+def test_with_start_confirmed_by_a_replica_an_unconfirmed_task_is_canceled_not_run(store):
+    """Its Start was answered 503 (no replica confirmed it) and its withdrawal failed too
+    (Redis away): the client retried; running this one too would record twice."""
+    from workers.common.reconciler import requeue_unstarted
+
+    answered_503 = store.create(SERVICE, {}, "", request_id="unconfirmed")
+    answered_200 = store.create(SERVICE, {}, "", request_id="confirmed")
+    store.r.hset(task_key(answered_200), "queued", "1")  # what confirm_replicated marks
+
+    requeued = requeue_unstarted(store, lambda queue: 0, older_than_s=0, confirmed_only=True)
+
+    assert requeued == [answered_200]
+    assert store.get(answered_503).status is Status.CANCELED

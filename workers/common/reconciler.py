@@ -7,13 +7,16 @@ old one, if it comes back, can no longer write (every worker write is fenced by 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 
 from config.celery import app
 from config.settings import SERVICES, get_settings
+from workers.common.errors import CapstanError
 from workers.common.services import get_service
+from workers.common.states import Action
 from workers.common.store import TaskStore, default_store
 
 log = logging.getLogger(__name__)
@@ -29,23 +32,35 @@ def reconcile(store: TaskStore, queue_length: Callable[[str], int] | None = None
 
         broker = redis_for(settings, settings.broker_db)
         queue_length = broker.llen
-    return requeued + requeue_unstarted(store, queue_length, settings.unstarted_requeue_s)
+    unstarted = requeue_unstarted(
+        store, queue_length, settings.unstarted_requeue_s, bool(settings.start_replicas)
+    )
+    return requeued + unstarted
 
 
 def requeue_unstarted(
-    store: TaskStore, queue_length: Callable[[str], int], older_than_s: float
+    store: TaskStore,
+    queue_length: Callable[[str], int],
+    older_than_s: float,
+    confirmed_only: bool = False,
 ) -> list[str]:
     """Tasks accepted long ago that no worker claimed while their queue is empty: their
     message was lost (a worker killed with it prefetched, popped by a master that died).
     Queued again, once per ``older_than_s``; a copy that turns up later finds the task
-    held (the lease) or finished, and does nothing."""
+    held (the lease) or finished, and does nothing. confirmed_only (Start waits for a
+    replica): one never confirmed was answered 503 and withdrawn in vain: canceled."""
     requeued = []
     before = time.time() - older_than_s
     for name in SERVICES:
         service = get_service(name)
         if queue_length(service.queue):
             continue  # a backlog: they wait their turn
-        for task_id in store.unstarted(name, before):
+        for task_id, confirmed in store.unstarted(name, before):
+            if confirmed_only and not confirmed:
+                with contextlib.suppress(CapstanError):  # started or canceled meanwhile
+                    store.control(task_id, name, Action.STOP, service.capturing)
+                log.warning("task %s was answered 503 and never started: canceled", task_id)
+                continue
             store.mark_requeued(task_id)
             app.send_task(service.task_name, args=[task_id], queue=service.queue, task_id=task_id)
             log.warning("task %s was never started (message lost): queued again", task_id)

@@ -361,19 +361,21 @@ class TaskStore:
         owned = ",".join(sorted(s.value for s in OWNED | {Status.NORMAL}))
         return int(self._call(self._bump_epoch, keys, [owned]))
 
-    def unstarted(self, service: str, before: float) -> list[str]:
+    def unstarted(self, service: str, before: float) -> list[tuple[str, bool]]:
         """Tasks of ``service`` no worker ever claimed, still waiting to start, queued (or
-        queued again) before the unix time ``before``."""
+        queued again) before the unix time ``before``; and whether a replica confirmed each
+        (confirm_replicated: Start answered 200 then)."""
         active = self._run_one(lambda: self.r.smembers(f"{PREFIX}:active:{service}"))
         candidates = sorted(set(active) - set(self.owned_tasks()))
         pipe = self.r.pipeline(transaction=False)
         for task_id in candidates:
-            pipe.hmget(task_key(task_id), "status", "create_time", "requeue_time")
+            pipe.hmget(task_key(task_id), "status", "create_time", "requeue_time", "queued")
         found = []
-        for task_id, (status, created, requeued) in zip(candidates, self._run(pipe), strict=True):
+        for task_id, fields in zip(candidates, self._run(pipe), strict=True):
+            status, created, requeued, confirmed = fields
             queued = max(float(created or 0), float(requeued or 0))
             if status == Status.NORMAL.value and queued < before:
-                found.append(task_id)
+                found.append((task_id, bool(confirmed)))
         return found
 
     def mark_requeued(self, task_id: str) -> None:
