@@ -1,5 +1,6 @@
 """CAPSTAN_REDIS_URL: one Redis or a Sentinel group; what each part of the farm gets from it."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,11 @@ def test_sentinel_transport_options_name_the_master_and_the_sentinels_password()
     assert options["master_name"] == "capstan"
     assert options["sentinel_kwargs"]["password"] == "s-pw"
     assert options["socket_connect_timeout"] <= 2  # a dead master is left within seconds
+    assert options["ack_emulation"] is False  # an ack writes nothing: none fails mid-failover
+    json.dumps(options)  # Celery's conf travels as JSON (Flower's Config tab, inspect conf)
     plain = redis_url.transport_options(redis_url.parse("redis://h:6379"), "capstan", "s-pw")
     assert "master_name" not in plain and "sentinel_kwargs" not in plain
+    assert "ack_emulation" not in plain
 
 
 def test_settings_give_every_part_of_the_farm_its_db_on_the_sentinels():
