@@ -35,7 +35,7 @@ system-packages: ## apt-get install what is missing (root), or say the sudo comm
 	echo "install: apt-get install$$missing"; \
 	DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	for pair in redis-server:redis-server nginx-light:nginx; do \
+	for pair in redis-server:redis-server redis-sentinel:redis-sentinel nginx-light:nginx; do \
 		case " $$missing " in *" $${pair%%:*} "*) service=$${pair#*:}; \
 			if [ -d /run/systemd/system ] && systemctl is-active -q $$service 2>/dev/null; then \
 				echo "install: stopping the system $$service service that apt started" \

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from celery import Celery
 
+from config.redis_url import transport_options
 from config.settings import SERVICES, get_settings
 
 settings = get_settings()
+# With Sentinel: the master's name and the sentinels' password, for broker and results.
+redis_options = transport_options(
+    settings.redis, settings.redis_master_name, settings.redis_sentinel_password
+)
 
 app = Celery("capstan", broker=settings.broker_url, backend=settings.result_url)
 app.conf.update(
@@ -29,7 +34,8 @@ app.conf.update(
     result_expires=24 * 3600,
     task_ignore_result=False,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"socket_keepalive": True, "health_check_interval": 10},
+    broker_transport_options=redis_options,
+    result_backend_transport_options=redis_options,
     worker_hijack_root_logger=False,
     worker_cancel_long_running_tasks_on_connection_loss=False,
     task_routes={f"capstan.{name}.*": {"queue": name} for name in SERVICES}

@@ -10,11 +10,13 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config import redis_url
+from config.redis_url import RedisTarget
 
 # The queues, one per pool. The Helm chart and the Makefile read these names
 # from here (tests/unit/test_helm_matches_code.py keeps them honest).
@@ -41,7 +43,17 @@ class Settings(BaseSettings):
     )
 
     # Redis: db0 broker, db1 Celery results, db2 task store (DESIGN section 1).
+    # One Redis (redis://[:password@]host:port) or a Sentinel group
+    # (sentinel://[:password@]host:26379;sentinel://host:26379;...; see config/redis_url.py).
     redis_url: str = "redis://127.0.0.1:6379"
+    # Sentinel only: the monitored master's name, and the sentinels' own password (if any).
+    redis_master_name: str = "mymaster"
+    redis_sentinel_password: str = ""
+    # Replicas that must hold a new task (record and queue message, Redis WAIT) before
+    # Start answers 200; if they do not within the timeout, Start answers 503 (retry).
+    # Default: 1 with Sentinel (a failover loses no accepted task), 0 with one Redis.
+    redis_min_replicas: int | None = Field(default=None, ge=0)
+    redis_replica_timeout_s: float = Field(default=1.0, gt=0, le=30)
     broker_db: int = 0
     result_db: int = 1
     store_db: int = 2
@@ -108,6 +120,10 @@ class Settings(BaseSettings):
     control_poll_s: float = 0.5
     segment_seconds: int = Field(default=4, ge=1, le=60)
     reconcile_every_s: float = 5.0
+    # A task still waiting to start this long after it was queued, with nothing waiting in
+    # its queue, lost its message (a worker killed with it prefetched, a Redis failover):
+    # the reconciler queues it again (a second copy finds it held or finished: harmless).
+    unstarted_requeue_s: float = Field(default=60.0, gt=0)
     worker_concurrency: dict[str, int] = Field(
         default_factory=lambda: {"recorder": 40, "pusher": 40, "panorama": 2}
     )
@@ -155,6 +171,12 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str) -> str:
+        redis_url.parse(value)
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _fernet_keys(cls, value: str) -> str:
@@ -191,17 +213,28 @@ class Settings(BaseSettings):
         return _split_keys(self.secret_key)
 
     @property
+    def redis(self) -> RedisTarget:
+        return redis_url.parse(self.redis_url)
+
+    @property
     def redis_host(self) -> str:
-        """Redis's host name or address; "localhost" for a unix socket."""
-        return urlsplit(self.redis_url).hostname or "localhost"
+        """Redis's host name or address (the first sentinel's); "localhost" for a socket."""
+        return self.redis.hosts[0]
 
     @property
     def on_loopback(self) -> bool:
         """One machine: the dispatcher listens on loopback and Redis is on this machine."""
-        return is_loopback(self.host) and is_loopback(self.redis_host)
+        return is_loopback(self.host) and all(is_loopback(h) for h in self.redis.hosts)
+
+    @property
+    def start_replicas(self) -> int:
+        """Replicas a Start waits for (WAIT); 0: none, answer once the master has it."""
+        if self.redis_min_replicas is not None:
+            return self.redis_min_replicas
+        return 1 if self.redis.is_sentinel else 0
 
     def redis_db_url(self, db: int) -> str:
-        return f"{self.redis_url.rstrip('/')}/{db}"
+        return redis_url.with_db(self.redis_url, db)
 
     @property
     def broker_url(self) -> str:

@@ -66,6 +66,15 @@ class Farm:
         except Exception as exc:
             self._withdraw(service, task_id)
             raise ServiceUnavailable(f"the task queue is unreachable: {exc}") from exc
+        if self.settings.start_replicas:
+            # 200 only once a replica holds the task: a failover now loses no accepted Start.
+            try:
+                self.store.confirm_replicated(
+                    task_id, self.settings.start_replicas, self.settings.redis_replica_timeout_s
+                )
+            except ServiceUnavailable:
+                self._withdraw(service, task_id)
+                raise
         return {"TaskID": task_id, "RequestID": request_id}
 
     def _withdraw(self, service: Service, task_id: str) -> None:

@@ -28,9 +28,10 @@ def create_app(
 ) -> Flask:
     settings = settings or get_settings()
     if store is None:
+        from workers.common.redis_client import QUICK_RETRIES
         from workers.common.store import default_store
 
-        store = default_store()
+        store = default_store(QUICK_RETRIES)  # 503 within about a second, never a hang
     if enqueue is None:
         from dispatcher.queue import default_enqueuer
 

@@ -16,7 +16,7 @@ import pytest
 
 from deploy.local import stack
 from deploy.local.stack import Ports
-from tests.support.farm import FarmFactory
+from tests.support.farm import FarmFactory, forget_cached_state
 from tests.support.http import CallbackReceiver, StaticServer
 from tests.support.publisher import Publisher, lavfi_publish_argv
 from tests.support.servers import RedisServer, RtmpServer, S3Server
@@ -115,20 +115,9 @@ def capstan_env(monkeypatch, capstan_env_vars, redis_server):
         monkeypatch.setenv(key, value)
     Path(capstan_env_vars["CAPSTAN_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     redis_server.flush(0, 1, 2)
-    settings = _forget_cached_state()
+    settings = forget_cached_state()
     yield settings
-    _forget_cached_state()
-
-
-def _forget_cached_state():
-    from config.settings import get_settings, reset_settings
-    from workers.common.crypto import forget_key
-    from workers.common.redis_client import forget_clients
-
-    reset_settings()
-    forget_clients()
-    forget_key()
-    return get_settings()
+    forget_cached_state()
 
 
 @pytest.fixture

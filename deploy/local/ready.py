@@ -45,13 +45,24 @@ def http_answers(url: str, timeout: float = 1.0) -> bool:
 
 
 def celery_pong(target: str, timeout: float = 1.0) -> bool:
-    """The node answers a remote-control ping; target is '<node>|<broker url>'."""
+    """The node answers a remote-control ping; target is '<node>|<broker url>'. A
+    sentinel:// broker takes its master name and sentinel password from this process's
+    Settings (the supervisor's and the tests' are the farm's)."""
     from celery import Celery
     from kombu.exceptions import OperationalError
     from redis.exceptions import RedisError
 
+    from config import redis_url
+    from config.settings import get_settings
+
     node, _, broker = target.partition("|")
     app = Celery("capstan-ready", broker=broker, set_as_current=False)
+    target_redis = redis_url.parse(redis_url.base(broker))
+    if target_redis.is_sentinel:
+        settings = get_settings()
+        app.conf.broker_transport_options = redis_url.transport_options(
+            target_redis, settings.redis_master_name, settings.redis_sentinel_password
+        )
     try:
         replies = app.control.ping(destination=[node], timeout=timeout)
     except (OSError, OperationalError, RedisError):

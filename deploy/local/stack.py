@@ -106,8 +106,17 @@ def farm_env(ports: Ports, data_dir: Path) -> dict[str, str]:
     }
 
 
-def redis_command(port: int, data_dir: Path, host: str = HOST) -> Command:
-    """redis-server with its own configuration: AOF on, noeviction, in the foreground."""
+def redis_command(
+    port: int,
+    data_dir: Path,
+    host: str = HOST,
+    replica_of: tuple[str, int] | None = None,
+    password: str = "",
+) -> Command:
+    """redis-server with its own configuration: AOF on, noeviction, in the foreground;
+    replica_of: a replica of that master; password: required, of clients and replicas
+    alike (a Sentinel group: any of them may become the master). Ready when the port
+    answers (a PING without the password answers -NOAUTH)."""
     argv = [
         "redis-server",
         "--port", str(port),
@@ -121,7 +130,51 @@ def redis_command(port: int, data_dir: Path, host: str = HOST) -> Command:
         "--logfile", "",
         "--protected-mode", "yes",
     ]  # fmt: skip
+    if replica_of is not None:
+        argv += ["--replicaof", replica_of[0], str(replica_of[1])]
+    if password:
+        argv += ["--requirepass", password, "--masterauth", password]
+        return Command("redis", argv, Ready("tcp", f"{host}:{port}"))
     return Command("redis", argv, Ready("redis", f"{host}:{port}"))
+
+
+def sentinel_conf(
+    port: int,
+    master: tuple[str, int],
+    directory: Path,
+    *,
+    master_name: str = "mymaster",
+    quorum: int = 2,
+    down_after_ms: int = 5000,
+    host: str = HOST,
+    master_password: str = "",
+    password: str = "",
+) -> str:
+    """redis-sentinel's configuration (a file: Sentinel rewrites it as it learns; keep it
+    private, it holds the passwords). password: the sentinels' own (requirepass)."""
+    name = master_name
+    lines = [
+        f"port {port}",
+        f"bind {host}",
+        "daemonize no",
+        'logfile ""',
+        f"dir {directory}",
+        f"sentinel monitor {name} {master[0]} {master[1]} {quorum}",
+        f"sentinel down-after-milliseconds {name} {down_after_ms}",
+        f"sentinel failover-timeout {name} {max(down_after_ms * 4, 5000)}",
+        f"sentinel parallel-syncs {name} 1",
+    ]
+    if master_password:  # after `sentinel monitor`: auth-pass names its master
+        lines.append(f"sentinel auth-pass {name} {master_password}")
+    if password:
+        lines.append(f"requirepass {password}")
+    return "\n".join(lines) + "\n"
+
+
+def sentinel_command(conf: Path, port: int, host: str = HOST) -> Command:
+    """redis-sentinel (Debian's package) with the file written from sentinel_conf()."""
+    ready = Ready("tcp", f"{host}:{port}")
+    return Command(f"sentinel-{port}", ["redis-sentinel", str(conf)], ready)
 
 
 def nginx_conf(port: int, prefix: Path, host: str = HOST, module: Path = RTMP_MODULE) -> str:

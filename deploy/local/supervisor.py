@@ -175,6 +175,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = get_settings()
+    if settings.redis.is_sentinel:
+        # The local farm runs its own Redis; a Sentinel group is for farms that run theirs.
+        say("CAPSTAN_REDIS_URL names sentinels: `make run` starts its own Redis; unset it")
+        return 2
     layout = Layout(args.var.resolve())
     ports = ports_from(settings)
     env = child_env(os.environ, ports, settings.data_dir.resolve())

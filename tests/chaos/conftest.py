@@ -9,10 +9,15 @@ A scenario records its figures with the ``chaos_figures`` fixture:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from config.settings import Settings
+from tests.support.farm import forget_cached_state
+from tests.support.servers import SentinelGroup
+from tests.support.tools import require
 
 FIGURES: list[dict[str, Any]] = []
 
@@ -40,3 +45,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("chaos: media lost per scenario")
     terminalreporter.write_line(json.dumps(FIGURES, indent=1))
+
+
+@pytest.fixture
+def sentinel_group(tmp_path, log_dir) -> Iterator[SentinelGroup]:
+    """A Redis master, a replica and three sentinels: .url .env() .kill_master() .master_port()."""
+    require("redis-server")
+    require("redis-sentinel")
+    group = SentinelGroup(tmp_path / "sentinel", log_dir)
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
+
+
+@pytest.fixture
+def on_sentinel(sentinel_group, capstan_env_vars, capstan_env, monkeypatch) -> Settings:
+    """This test's farm on the Sentinel group instead of the session's Redis: the processes
+    started from now on, and this process's Settings and store."""
+    capstan_env_vars.update(sentinel_group.env())
+    for key, value in sentinel_group.env().items():
+        monkeypatch.setenv(key, value)
+    return forget_cached_state()

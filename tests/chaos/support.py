@@ -1,5 +1,6 @@
 """What the chaos scenarios share: a farm of real processes on short timings, an HTTP
-client for its dispatcher, who holds a task, and what the output is worth.
+client for its dispatcher, who holds a task, what the output is worth, and requests kept
+arriving while something breaks.
 """
 
 from __future__ import annotations
@@ -7,7 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +125,56 @@ def ffmpeg_children(pid: int) -> list[int]:
 def send(pid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
+
+
+@dataclass
+class Traffic:
+    """Requests a background thread keeps sending (Starts, Describes) while a test breaks
+    something: what each got, when, and how long it took."""
+
+    answers: list[tuple[float, int, float]] = field(default_factory=list)  # sent, status, took
+    accepted: list[str] = field(default_factory=list)  # TaskIDs answered 200
+    bodies: list[str] = field(default_factory=list)
+    _done: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def keep_sending(self, send: Callable[[], tuple[int, Any]], every_s: float) -> None:
+        """send() -> (status, body), every ``every_s`` until stop()."""
+
+        def loop() -> None:
+            while not self._done.is_set():
+                sent = time.monotonic()
+                try:
+                    status, body = send()
+                except Exception as exc:  # a hang or a reset is a finding too: status 0
+                    status, body = 0, {"error": repr(exc)}
+                self.answers.append((sent, status, time.monotonic() - sent))
+                self.bodies.append(str(body))
+                if status == 200 and "TaskID" in body:
+                    self.accepted.append(body["TaskID"])
+                self._done.wait(max(0.0, every_s - (time.monotonic() - sent)))
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def statuses(self) -> set[int]:
+        return {status for _, status, _ in self.answers}
+
+    def slowest(self) -> float:
+        return max((took for _, _, took in self.answers), default=0.0)
+
+    def unavailable_s(self) -> float:
+        """From the first 503 to the first 200 after it (or the last answer)."""
+        first = next((t for t, s, _ in self.answers if s == 503), None)
+        if first is None:
+            return 0.0
+        back = next((t for t, s, _ in self.answers if t > first and s == 200), None)
+        return (back or self.answers[-1][0]) - first
+
+    def accepted_after(self, moment: float) -> int:
+        return sum(1 for t, s, _ in self.answers if t > moment and s == 200)

@@ -266,3 +266,78 @@ def test_metrics_count_requests(client):
     text = client.get("/metrics").data.decode()
     assert 'capstan_dispatcher_requests_total{action="Start",code="200",service="panorama"}' in text
     assert "capstan_dispatcher_request_seconds_bucket" in text
+
+
+@pytest.fixture
+def replica(redis_server, tmp_path, log_dir):
+    """A replica of the session's Redis, in sync (what a Sentinel group's replica is)."""
+    from tests.support.servers import RedisServer
+
+    server = RedisServer(
+        tmp_path / "replica", log_dir, name="redis-replica", replica_of=redis_server.port
+    )
+    server.start()
+    server.wait_in_sync()
+    yield server
+    server.stop()
+
+
+def test_a_start_answers_200_only_once_a_replica_holds_the_task_and_its_message(
+    capstan_env, all_available, replica
+):
+    from dispatcher.app import create_app
+
+    settings = capstan_env.model_copy(update={"redis_min_replicas": 1})
+    task_id = start(create_app(settings).test_client())
+
+    # On the replica the moment Start answered: the record, and the message on its queue
+    assert replica.client(2).hget(task_key(task_id), "status") == "normal"
+    assert [m["headers"]["id"] for m in queued(replica, "panorama")] == [task_id]
+
+
+def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(
+    capstan_env, all_available, redis_server
+):
+    from dispatcher.app import create_app
+    from workers.common.store import default_store
+
+    settings = capstan_env.model_copy(
+        update={"redis_min_replicas": 1, "redis_replica_timeout_s": 0.2}
+    )
+    response = create_app(settings).test_client().post("/v1/panorama", json=PANORAMA_START)
+
+    body = response.get_json()
+    assert (response.status_code, body["ErrorCode"]) == (503, "ServiceUnavailable")
+    assert "retry" in body["ErrorMessage"]
+    # Withdrawn: the client retries, and this one neither runs nor holds an admission slot
+    (record,) = default_store().list_tasks("panorama")
+    assert record.status is Status.CANCELED
+    assert not redis_server.client(2).smembers("capstan:active:panorama")
+
+
+def test_with_no_redis_master_to_be_found_requests_get_503_within_seconds(
+    capstan_env, all_available, monkeypatch
+):
+    import time
+
+    from dispatcher.app import create_app
+    from tests.support.farm import forget_cached_state
+    from tests.support.tools import free_port
+
+    # Sentinels that do not answer: what the farm sees before a failover elects a master
+    sentinels = ";".join(f"sentinel://127.0.0.1:{free_port()}" for _ in range(3))
+    monkeypatch.setenv("CAPSTAN_REDIS_URL", sentinels)
+    client = create_app(forget_cached_state()).test_client()
+
+    for body in (
+        PANORAMA_START,
+        {"Action": "Describe", "Data": {"TaskID": "0f7d9522-a1a3-4517-b5ad-7a6eca000000"}},
+    ):
+        sent = time.monotonic()
+        response = client.post("/v1/panorama", json=body)
+        assert (response.status_code, response.get_json()["ErrorCode"]) == (
+            503,
+            "ServiceUnavailable",
+        )
+        assert time.monotonic() - sent < 5
+    assert client.get("/readyz").status_code == 503

@@ -30,7 +30,7 @@ from workers.common.reconciler import reconcile
 from workers.common.runtime import run_task
 from workers.common.specs.base import split_secrets
 from workers.common.states import Action, Status
-from workers.common.store import TaskStore, default_store, sub_key
+from workers.common.store import TaskStore, default_store, sub_key, task_key
 
 from .pattern_session import PatternSession, PatternSpec
 
@@ -327,3 +327,60 @@ def test_storage_down_for_a_while_is_ridden_out_and_nothing_is_lost(
     assert media.probe(local_file(capstan_env, video["FileURL"]))["duration"] == pytest.approx(
         3, abs=1.0
     )
+
+
+def test_a_segment_list_that_lost_its_newest_entries_gets_them_again(store):
+    """Redis replicates asynchronously and fsyncs its AOF every second: a failover or a
+    restart may lose the newest appends. The worker lists them again, in order."""
+    task_id = store.create(SERVICE, {}, "", request_id="lost-tail")
+    entries = [
+        {"name": f"e0001r0001_{i:05d}.ts", "key": f"raw/{i}", "duration": 2, "size": 1}
+        for i in range(4)
+    ]
+    listed: list[dict] = []
+    for entry in entries[:3]:
+        assert store.add_segment(task_id, 1, entry, listed=listed)
+        listed.append(entry)
+
+    store.r.ltrim(sub_key(task_id, "segments"), 0, 0)  # the failover lost the last two
+    assert store.add_segment(task_id, 1, entries[3], listed=listed)
+
+    assert store.segments(task_id) == entries
+    # A call retried after it had appended appends nothing more; another epoch nothing at all
+    assert store.add_segment(task_id, 1, entries[3], listed=listed)
+    assert not store.add_segment(task_id, 2, entries[3], listed=entries)
+    assert store.segments(task_id) == entries
+
+
+def test_a_task_whose_message_was_lost_is_queued_again_once_its_queue_is_empty(store, redis_server):
+    from workers.common.reconciler import requeue_unstarted
+
+    lost = store.create(SERVICE, {}, "", request_id="lost-message")
+    claimed = store.create(SERVICE, {}, "", request_id="claimed")
+    assert store.take_lease(claimed, 1, "host:1:1", 30)
+
+    # A backlog in its queue: it waits its turn
+    assert requeue_unstarted(store, lambda queue: 3, older_than_s=0) == []
+    # Nothing waiting and it still not started: queued again; the claimed one left alone
+    assert requeue_unstarted(store, lambda queue: 0, older_than_s=0) == [lost]
+    (message,) = [json.loads(m) for m in redis_server.client(0).lrange(SERVICE, 0, -1)]
+    assert message["headers"]["id"] == lost and message["headers"]["argsrepr"] == f"['{lost}']"
+    # Not again before older_than_s has passed once more; never once it is canceled
+    assert requeue_unstarted(store, lambda queue: 0, older_than_s=60) == []
+    store.control(lost, SERVICE, Action.STOP, Status.RECORDING)
+    assert requeue_unstarted(store, lambda queue: 0, older_than_s=0) == []
+
+
+def test_with_start_confirmed_by_a_replica_an_unconfirmed_task_is_canceled_not_run(store):
+    """Its Start was answered 503 (no replica confirmed it) and its withdrawal failed too
+    (Redis away): the client retried; running this one too would record twice."""
+    from workers.common.reconciler import requeue_unstarted
+
+    answered_503 = store.create(SERVICE, {}, "", request_id="unconfirmed")
+    answered_200 = store.create(SERVICE, {}, "", request_id="confirmed")
+    store.r.hset(task_key(answered_200), "queued", "1")  # what confirm_replicated marks
+
+    requeued = requeue_unstarted(store, lambda queue: 0, older_than_s=0, confirmed_only=True)
+
+    assert requeued == [answered_200]
+    assert store.get(answered_503).status is Status.CANCELED

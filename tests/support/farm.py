@@ -7,7 +7,8 @@ import socket
 import sys
 from pathlib import Path
 
-from config.settings import SERVICES
+from config import redis_url
+from config.settings import SERVICES, Settings
 from deploy.local import stack
 from deploy.local.process import Child
 from deploy.local.stack import Command
@@ -22,6 +23,18 @@ def with_venv_path(env: dict[str, str]) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     path = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
     return {**env, "PATH": path, "PYTHONPATH": str(REPO)}
+
+
+def forget_cached_state() -> Settings:
+    """This process's Settings and Redis clients read afresh (a test changed CAPSTAN_*)."""
+    from config.settings import get_settings, reset_settings
+    from workers.common.crypto import forget_key
+    from workers.common.redis_client import forget_clients
+
+    reset_settings()
+    forget_clients()
+    forget_key()
+    return get_settings()
 
 
 class FarmProcess:
@@ -71,7 +84,7 @@ class FarmFactory:
 
     @property
     def broker_url(self) -> str:
-        return f"{self.env['CAPSTAN_REDIS_URL']}/0"
+        return redis_url.with_db(self.env["CAPSTAN_REDIS_URL"], 0)
 
     def command(self, role: str, concurrency: int | None, node: str | None) -> tuple[Command, str]:
         """The command for a role, and its URL ("" when it serves none)."""
@@ -111,6 +124,10 @@ class FarmFactory:
         child.start()
         child.wait_ready(timeout)
         return process
+
+    def logs(self) -> str:
+        """Every started process's whole log (to look for what must never be logged)."""
+        return "\n".join(p.log.read_text(errors="replace") for p in self.started if p.log.exists())
 
     def report(self) -> str:
         """The log paths and last lines of every process started (printed when a test fails)."""

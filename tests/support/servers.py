@@ -51,20 +51,54 @@ class Server:
 
 
 class RedisServer(Server):
-    """redis-server with AOF in its own directory; restart() keeps the data."""
+    """redis-server with AOF in its own directory; restart() keeps the data.
+    replica_of / password: a member of a Sentinel group (SentinelGroup)."""
 
-    def __init__(self, directory: Path, log_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        log_dir: Path,
+        port: int | None = None,
+        name: str = "redis",
+        replica_of: int | None = None,
+        password: str = "",
+    ) -> None:
         self.port = port or free_port()
         self.dir = directory
+        self.password = password
         directory.mkdir(parents=True, exist_ok=True)
-        super().__init__(stack.redis_command(self.port, directory), log_dir / "redis.log")
+        master = (stack.HOST, replica_of) if replica_of else None
+        command = stack.redis_command(self.port, directory, replica_of=master, password=password)
+        super().__init__(command, log_dir / f"{name}.log")
+
+    def start(self, timeout: float = 30.0) -> None:
+        super().start(timeout)
+        if self.password:  # ready: answers an authenticated PING
+            wait_until(self._pings, timeout, 0.1, f"redis on {self.port}")
+
+    def _pings(self) -> bool:
+        try:
+            with self.client() as conn:
+                return bool(conn.ping())
+        except redis.RedisError:
+            return False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
 
     def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis.from_url(f"{self.url}/{db}", decode_responses=True)
+        return redis.Redis(
+            port=self.port, db=db, password=self.password or None, decode_responses=True
+        )
+
+    def in_sync(self) -> bool:
+        """A replica whose link to its master is up (the initial sync done)."""
+        with self.client() as conn:
+            return conn.info("replication").get("master_link_status") == "up"
+
+    def wait_in_sync(self, timeout: float = 30.0) -> None:
+        wait_until(self.in_sync, timeout, 0.1, f"redis on {self.port} in sync with its master")
 
     def flush(self, *dbs: int) -> None:
         for db in dbs or (0, 1, 2):
@@ -160,3 +194,105 @@ class S3Server(Server):
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
             "AWS_DEFAULT_REGION": self.region,
         }
+
+
+class SentinelGroup:
+    """A Redis master, its replica and three sentinels (Debian's redis-server and
+    redis-sentinel) on free ports, each with a password: what CAPSTAN_REDIS_URL names
+    with sentinel:// URLs. kill_master() is a crash; a sentinel then promotes the replica."""
+
+    master_name = "capstan"
+    password = "redis-pw-never-logged"  # the master's and the replica's (test only)
+    sentinel_password = "sentinel-pw-never-logged"
+
+    def __init__(self, directory: Path, log_dir: Path, down_after_ms: int = 1000) -> None:
+        self.master = RedisServer(
+            directory / "master", log_dir, name="redis-master", password=self.password
+        )
+        self.replica = RedisServer(
+            directory / "replica",
+            log_dir,
+            name="redis-replica",
+            replica_of=self.master.port,
+            password=self.password,
+        )
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.sentinels = []
+        for port in self.sentinel_ports:
+            where = directory / f"sentinel-{port}"
+            where.mkdir(parents=True, exist_ok=True)
+            conf = where / "sentinel.conf"
+            text = stack.sentinel_conf(
+                port,
+                (stack.HOST, self.master.port),
+                where,
+                master_name=self.master_name,
+                down_after_ms=down_after_ms,
+                master_password=self.password,
+                password=self.sentinel_password,
+            )
+            conf.write_text(text)
+            conf.chmod(0o600)
+            command = stack.sentinel_command(conf, port)
+            self.sentinels.append(Server(command, log_dir / f"sentinel-{port}.log"))
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.master.start(timeout)
+        self.replica.start(timeout)
+        self.replica.wait_in_sync(timeout)
+        for sentinel in self.sentinels:
+            sentinel.start(timeout)
+        # Sentinels find each other and the replica through the master: wait for it, or a
+        # failover would find no quorum.
+        wait_until(self._sentinels_agree, timeout, 0.2, "three sentinels that know the replica")
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            server.stop(hard=True)
+
+    @property
+    def url(self) -> str:
+        """CAPSTAN_REDIS_URL: every sentinel, the first carrying the master's password."""
+        ports = self.sentinel_ports
+        first = f"sentinel://:{self.password}@127.0.0.1:{ports[0]}"
+        return ";".join([first, *(f"sentinel://127.0.0.1:{port}" for port in ports[1:])])
+
+    def env(self) -> dict[str, str]:
+        return {
+            "CAPSTAN_REDIS_URL": self.url,
+            "CAPSTAN_REDIS_MASTER_NAME": self.master_name,
+            "CAPSTAN_REDIS_SENTINEL_PASSWORD": self.sentinel_password,
+        }
+
+    def sentinel_client(self, port: int) -> redis.Redis:
+        return redis.Redis(
+            port=port, password=self.sentinel_password, decode_responses=True, socket_timeout=1
+        )
+
+    def master_port(self) -> int | None:
+        """The master's port, as the first sentinel that answers says."""
+        for port in self.sentinel_ports:
+            try:
+                with self.sentinel_client(port) as conn:
+                    address = conn.sentinel_get_master_addr_by_name(self.master_name)
+                return int(address[1]) if address else None
+            except redis.RedisError:
+                continue
+        return None
+
+    def kill_master(self) -> None:
+        self.master.stop(hard=True)
+
+    def revive_old_master(self, timeout: float = 30.0) -> None:
+        """Start the killed master again, as an orchestrator would: the sentinels make it a
+        replica of the new master; returns once it is in sync (the group has a replica)."""
+        self.master.start(timeout)
+        self.master.wait_in_sync(timeout)  # a replica now
+
+    def _sentinels_agree(self) -> bool:
+        for port in self.sentinel_ports:
+            with self.sentinel_client(port) as conn:
+                fields = conn.sentinel_master(self.master_name)
+                if int(fields["num-other-sentinels"]) < 2 or int(fields["num-slaves"]) < 1:
+                    return False
+        return True

@@ -89,10 +89,19 @@ VALUE_SETS = {
     "production": ("-f", str(PRODUCTION_VALUES)),
     "keda-detected": ("--api-versions", "keda.sh/v1alpha1"),
     "minimal": ("--set", "autoscaling.enabled=false,flower.enabled=false,redis.auth.enabled=false"),
+    # An external Redis with Sentinel (three sentinels with their own password).
+    "sentinel": (
+        "--set",
+        "redis.enabled=false,redis.external.sentinel.masterName=capstan",
+        "--set",
+        "redis.external.sentinel.hosts={s-0.redis:26379,s-1.redis:26379,s-2.redis:26379}",
+        "--set",
+        "redis.external.sentinel.auth=true,redis.external.sentinel.password=s-pw",
+    ),
 }
 
 
-@pytest.mark.parametrize("values", ["default", "production"])
+@pytest.mark.parametrize("values", ["default", "production", "sentinel"])
 def test_chart_lints(values):
     out = helm("lint", str(CHART), "--strict", *VALUE_SETS[values])
     assert "0 chart(s) failed" in out
@@ -217,6 +226,35 @@ def test_external_redis_replaces_the_statefulset():
     for _, container in containers(manifests):
         env = {e["name"]: e for e in container.get("env", [])}
         assert env["CAPSTAN_REDIS_URL"]["value"].endswith("@redis.prod.internal:6380")
+
+
+def test_sentinel_makes_every_role_follow_the_master_with_passwords_from_the_secret():
+    manifests = render(*VALUE_SETS["sentinel"], *VALUE_SETS["keda-detected"])
+    assert not by_kind(manifests, "StatefulSet")
+    sentinels = ["s-0.redis:26379", "s-1.redis:26379", "s-2.redis:26379"]
+    for _, container in containers(manifests):
+        env = {e["name"]: e for e in container.get("env", [])}
+        url = env["CAPSTAN_REDIS_URL"]["value"]
+        # The master's password from the Secret, in the first URL (as kombu reads it)
+        assert url.split(";") == [
+            f"sentinel://:$(REDIS_PASSWORD)@{sentinels[0]}",
+            *(f"sentinel://{s}" for s in sentinels[1:]),
+        ]
+        assert list(env).index("REDIS_PASSWORD") < list(env).index("CAPSTAN_REDIS_URL")
+        assert env["CAPSTAN_REDIS_MASTER_NAME"]["value"] == "capstan"
+        assert env["CAPSTAN_REDIS_MIN_REPLICAS"]["value"] == "1"
+        ref = env["CAPSTAN_REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref["key"] == "redis-sentinel-password"
+    (secret,) = by_kind(manifests, "Secret").values()
+    assert secret["stringData"]["redis-sentinel-password"] == "s-pw"
+    for scaled in by_kind(manifests, "ScaledObject").values():
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "redis-sentinel"
+        assert trigger["metadata"]["addresses"] == ",".join(sentinels)
+        assert trigger["metadata"]["sentinelMaster"] == "capstan"
+    (auth,) = by_kind(manifests, "TriggerAuthentication").values()
+    params = {ref["parameter"]: ref["key"] for ref in auth["spec"]["secretTargetRef"]}
+    assert params == {"password": "redis-password", "sentinelPassword": "redis-sentinel-password"}
 
 
 def test_existing_secret_is_used_and_no_secret_is_rendered():

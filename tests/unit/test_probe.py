@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from config.settings import reset_settings
+from config.settings import Settings, reset_settings
 from workers.common import probe
 
 
@@ -55,7 +55,14 @@ def test_stale_heartbeat_is_a_problem(tmp_path):
 
 
 def test_unreachable_redis_is_a_problem():
-    problem = probe.redis_problem(f"redis://127.0.0.1:{closed_port()}/0", timeout_s=0.5)
+    settings = Settings(redis_url=f"redis://127.0.0.1:{closed_port()}")
+    problem = probe.redis_problem(settings, timeout_s=0.5)
+    assert problem and problem.startswith("redis unreachable")
+
+
+def test_a_sentinel_group_nobody_answers_for_is_a_problem():
+    sentinels = f"sentinel://127.0.0.1:{closed_port()};sentinel://127.0.0.1:{closed_port()}"
+    problem = probe.redis_problem(Settings(redis_url=sentinels), timeout_s=0.5)
     assert problem and problem.startswith("redis unreachable")
 
 

@@ -18,7 +18,9 @@ class FakeStore:
     def segments(self, task_id: str) -> list[dict[str, Any]]:
         return list(self.listed)
 
-    def add_segment(self, task_id: str, epoch: int, entry: dict[str, Any]) -> bool:
+    def add_segment(
+        self, task_id: str, epoch: int, entry: dict[str, Any], listed: Any = None
+    ) -> bool:
         self.listed.append(entry)
         return True
 

@@ -61,9 +61,20 @@ def heartbeat_problem(path: Path, max_age_s: float, now: float | None = None) ->
     return None
 
 
-def redis_problem(url: str, timeout_s: float) -> str | None:
-    """Why Redis at ``url`` does not answer PING, or None if it does."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+def redis_problem(settings: Settings, timeout_s: float) -> str | None:
+    """Why the farm's Redis (with Sentinel: its current master) does not answer PING on the
+    broker db, or None if it does."""
+    from workers.common.redis_client import make_client
+
+    master, password = settings.redis_master_name, settings.redis_sentinel_password
+    client = make_client(
+        settings.redis_url,
+        settings.broker_db,
+        master_name=master,
+        sentinel_password=password,
+        retries=0,
+        timeout_s=timeout_s,
+    )
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -86,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     settings = get_settings()
     path = args.heartbeat or heartbeat_path(args.pool, settings)
-    problem = redis_problem(settings.broker_url, args.redis_timeout) or heartbeat_problem(
-        path, args.max_age
-    )
+    problem = redis_problem(settings, args.redis_timeout) or heartbeat_problem(path, args.max_age)
     if problem:
         print(f"probe {args.pool}: {problem}", file=sys.stderr)
         return 1

@@ -7,17 +7,68 @@ old one, if it comes back, can no longer write (every worker write is fenced by 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 from config.celery import app
+from config.settings import SERVICES, get_settings
+from workers.common.errors import CapstanError
 from workers.common.services import get_service
+from workers.common.states import Action
 from workers.common.store import TaskStore, default_store
 
 log = logging.getLogger(__name__)
 
 
-def reconcile(store: TaskStore) -> list[str]:
-    """Re-enqueue every owned task nobody holds; returns their TaskIDs."""
+def reconcile(store: TaskStore, queue_length: Callable[[str], int] | None = None) -> list[str]:
+    """Re-enqueue every owned task nobody holds, and every accepted task whose message was
+    lost before a worker claimed it; returns their TaskIDs."""
+    requeued = _orphans(store)
+    settings = get_settings()
+    if queue_length is None:
+        from workers.common.redis_client import redis_for
+
+        broker = redis_for(settings, settings.broker_db)
+        queue_length = broker.llen
+    unstarted = requeue_unstarted(
+        store, queue_length, settings.unstarted_requeue_s, bool(settings.start_replicas)
+    )
+    return requeued + unstarted
+
+
+def requeue_unstarted(
+    store: TaskStore,
+    queue_length: Callable[[str], int],
+    older_than_s: float,
+    confirmed_only: bool = False,
+) -> list[str]:
+    """Tasks accepted long ago that no worker claimed while their queue is empty: their
+    message was lost (a worker killed with it prefetched, popped by a master that died).
+    Queued again, once per ``older_than_s``; a copy that turns up later finds the task
+    held (the lease) or finished, and does nothing. confirmed_only (Start waits for a
+    replica): one never confirmed was answered 503 and withdrawn in vain: canceled."""
+    requeued = []
+    before = time.time() - older_than_s
+    for name in SERVICES:
+        service = get_service(name)
+        if queue_length(service.queue):
+            continue  # a backlog: they wait their turn
+        for task_id, confirmed in store.unstarted(name, before):
+            if confirmed_only and not confirmed:
+                with contextlib.suppress(CapstanError):  # started or canceled meanwhile
+                    store.control(task_id, name, Action.STOP, service.capturing)
+                log.warning("task %s was answered 503 and never started: canceled", task_id)
+                continue
+            store.mark_requeued(task_id)
+            app.send_task(service.task_name, args=[task_id], queue=service.queue, task_id=task_id)
+            log.warning("task %s was never started (message lost): queued again", task_id)
+            requeued.append(task_id)
+    return requeued
+
+
+def _orphans(store: TaskStore) -> list[str]:
     requeued = []
     for task_id in store.owned_tasks():
         epoch = store.bump_epoch(task_id)

@@ -44,6 +44,9 @@ class SegmentShipper:
         self.ctx = ctx
         self.storage = storage
         stored = ctx.store.segments(ctx.task_id)
+        # What this worker knows is listed, in order: a store that lost some (a failover)
+        # gets them again before the next one.
+        self.listed = stored
         self.shipped = {item["name"] for item in stored}
         self.seconds = sum(float(item["duration"]) for item in stored)
         self.bytes = sum(int(item["size"]) for item in stored)
@@ -81,8 +84,11 @@ class SegmentShipper:
                 "size": size,
                 "closed_at": round(time.time(), 2),
             }
-            if not self.ctx.store.add_segment(self.ctx.task_id, self.ctx.epoch, entry):
+            if not self.ctx.store.add_segment(
+                self.ctx.task_id, self.ctx.epoch, entry, listed=self.listed
+            ):
                 raise Fenced(self.ctx.task_id)
+            self.listed.append(entry)
             self.shipped.add(name)
             self.last_name = name
             self.seconds += duration

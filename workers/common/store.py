@@ -16,8 +16,10 @@ Keys (``{id}`` is the TaskID):
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,8 @@ import redis
 
 from workers.common.errors import InvalidState, LimitExceeded, ServiceUnavailable, TaskNotFound
 from workers.common.states import OWNED, Action, Status, refusal
+
+log = logging.getLogger(__name__)
 
 PREFIX = "capstan"
 
@@ -78,6 +82,22 @@ if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
 return redis.call('RPUSH', KEYS[2], ARGV[2])
 """
 
+# Append after the ``known`` entries the worker listed. Fewer stored means the store lost
+# its newest writes (a failover to a replica that had not got them, an AOF fsync window):
+# 'lost' and how many are left, so that the worker lists the lost ones again, in order.
+# More stored, ending with this entry: a retried call that had already appended.
+_FENCED_APPEND = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return {'stale', 0} end
+local have = redis.call('LLEN', KEYS[2])
+local known = tonumber(ARGV[2])
+if have < known then return {'lost', have} end
+if have > known and redis.call('LINDEX', KEYS[2], -1) == ARGV[#ARGV] then
+  return {'ok', have}
+end
+redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
+return {'ok', have}
+"""
+
 _LEASE_TAKE = """
 if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return 0 end
 if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
@@ -95,6 +115,14 @@ return 0
 _LEASE_DROP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# The task's record is still there (not lost to a failover): mark it queued, a write that
+# WAIT then covers, with every write this master took before it (the queue message too).
+_MARK_QUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'queued', ARGV[1])
+return 1
 """
 
 # Next epoch for a task nobody holds; -1 held, -2 nothing to do (gone or terminal).
@@ -162,6 +190,7 @@ class TaskStore:
         self._create = client.register_script(_CREATE)
         self._fenced_hset = client.register_script(_FENCED_HSET)
         self._fenced_rpush = client.register_script(_FENCED_RPUSH)
+        self._fenced_append = client.register_script(_FENCED_APPEND)
         self._lease_take = client.register_script(_LEASE_TAKE)
         self._lease_renew = client.register_script(_LEASE_RENEW)
         self._lease_drop = client.register_script(_LEASE_DROP)
@@ -212,6 +241,37 @@ class TaskStore:
                 "Stop it first"
             )
         return task_id
+
+    def confirm_replicated(self, task_id: str, replicas: int, timeout_s: float) -> None:
+        """Return once ``replicas`` replicas hold the new task (its record and, sent before
+        this call, its queue message); ServiceUnavailable if they do not in time.
+
+        Redis replicates asynchronously: without this, a master that dies right after
+        answering takes an accepted Start with it. One connection, no retry: a retry
+        could reach a new master, whose WAIT says nothing of what the old one took.
+        """
+        pool = self.r.connection_pool
+        try:
+            conn = pool.get_connection()  # with Sentinel: connects to the current master
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+        try:
+            conn.send_command("EVAL", _MARK_QUEUED, 1, task_key(task_id), str(now_s()))
+            kept = conn.read_response()
+            conn.send_command("WAIT", replicas, int(timeout_s * 1000))
+            acked = int(conn.read_response())
+        except redis.RedisError as exc:
+            conn.disconnect()
+            raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+        finally:
+            pool.release(conn)
+        if not kept:
+            raise ServiceUnavailable("the task store lost the new task (failover); retry")
+        if acked < replicas:
+            raise ServiceUnavailable(
+                f"the task store's replicas did not confirm the new task within "
+                f"{timeout_s:g}s ({acked} of {replicas}); retry"
+            )
 
     def get(self, task_id: str, service: str | None = None) -> TaskRecord:
         """The record with its live figures, in one round trip."""
@@ -301,6 +361,26 @@ class TaskStore:
         owned = ",".join(sorted(s.value for s in OWNED | {Status.NORMAL}))
         return int(self._call(self._bump_epoch, keys, [owned]))
 
+    def unstarted(self, service: str, before: float) -> list[tuple[str, bool]]:
+        """Tasks of ``service`` no worker ever claimed, still waiting to start, queued (or
+        queued again) before the unix time ``before``; and whether a replica confirmed each
+        (confirm_replicated: Start answered 200 then)."""
+        active = self._run_one(lambda: self.r.smembers(f"{PREFIX}:active:{service}"))
+        candidates = sorted(set(active) - set(self.owned_tasks()))
+        pipe = self.r.pipeline(transaction=False)
+        for task_id in candidates:
+            pipe.hmget(task_key(task_id), "status", "create_time", "requeue_time", "queued")
+        found = []
+        for task_id, fields in zip(candidates, self._run(pipe), strict=True):
+            status, created, requeued, confirmed = fields
+            queued = max(float(created or 0), float(requeued or 0))
+            if status == Status.NORMAL.value and queued < before:
+                found.append((task_id, bool(confirmed)))
+        return found
+
+    def mark_requeued(self, task_id: str) -> None:
+        self._run_one(lambda: self.r.hset(task_key(task_id), "requeue_time", str(time.time())))
+
     def owned_tasks(self) -> list[str]:
         return sorted(self._run_one(lambda: self.r.smembers(OWNED_SET)))
 
@@ -324,10 +404,33 @@ class TaskStore:
         allowed = ",".join(sorted(s.value for s in expect)) if expect else ""
         return str(self._call(self._fenced_hset, [task_key(task_id)], [str(epoch), allowed, *flat]))
 
-    def add_segment(self, task_id: str, epoch: int, segment: dict[str, Any]) -> bool:
+    def add_segment(
+        self,
+        task_id: str,
+        epoch: int,
+        segment: dict[str, Any],
+        listed: Sequence[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Fenced append; False if another epoch owns the task. ``listed``: what the caller
+        knows precedes ``segment`` in the list; entries the store lost are listed again."""
         keys = [task_key(task_id), sub_key(task_id, "segments")]
-        argv = [str(epoch), json.dumps(segment, separators=(",", ":"))]
-        return int(self._call(self._fenced_rpush, keys, argv)) > 0
+        if listed is None:
+            argv = [str(epoch), _compact(segment)]
+            return int(self._call(self._fenced_rpush, keys, argv)) > 0
+        known, entries = len(listed), [segment]
+        for _ in range(3):
+            argv = [str(epoch), str(known), *(_compact(entry) for entry in entries)]
+            outcome, have = self._call(self._fenced_append, keys, argv)
+            if outcome != "lost":
+                return bool(outcome == "ok")
+            log.warning(
+                "task %s: the task store lost %d listed segment(s) (a Redis failover or "
+                "restart); listing them again",
+                task_id,
+                known - int(have),
+            )
+            known, entries = int(have), [*listed[int(have) :], segment]
+        raise ServiceUnavailable(f"task {task_id}: the segment list keeps changing; retry")
 
     def segments(self, task_id: str) -> list[dict[str, Any]]:
         items = self._run_one(lambda: self.r.lrange(sub_key(task_id, "segments"), 0, -1))
@@ -403,6 +506,10 @@ class TaskStore:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _encode(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
@@ -411,7 +518,9 @@ def _encode(value: Any) -> str:
     return str(value)
 
 
-def default_store() -> TaskStore:
-    from workers.common.redis_client import store_redis
+def default_store(retries: int | None = None) -> TaskStore:
+    """The farm's store; ``retries``: how long a call may ride out an outage (see
+    redis_client: workers patient, the dispatcher quick)."""
+    from workers.common.redis_client import PATIENT_RETRIES, store_redis
 
-    return TaskStore(store_redis())
+    return TaskStore(store_redis(PATIENT_RETRIES if retries is None else retries))

@@ -31,6 +31,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "capstan.redis.address" -}}
 {{- if .Values.redis.enabled -}}
 {{ include "capstan.fullname" . }}-redis:6379
+{{- else if include "capstan.redis.sentinel" . -}}
+{{- join "," .Values.redis.external.sentinel.hosts -}}
 {{- else -}}
 {{- required "redis.enabled=false needs redis.external.url" .Values.redis.external.url | urlParse | dig "host" "" -}}
 {{- end -}}
@@ -38,6 +40,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{- define "capstan.redis.scheme" -}}
 {{- if .Values.redis.enabled }}redis{{ else }}{{ (urlParse .Values.redis.external.url).scheme }}{{ end -}}
+{{- end -}}
+
+{{/* "true" when the farm reaches Redis through sentinels (redis.external.sentinel.hosts). */}}
+{{- define "capstan.redis.sentinel" -}}
+{{- if and (not .Values.redis.enabled) .Values.redis.external.sentinel.hosts }}true{{ end -}}
+{{- end -}}
+
+{{/* CAPSTAN_REDIS_URL with Sentinel: sentinel://[:$(REDIS_PASSWORD)@]host:port;sentinel://...
+(the first URL carries the master's password, as kombu and Celery read it). */}}
+{{- define "capstan.redis.sentinelUrl" -}}
+{{- $urls := list -}}
+{{- range $i, $host := .Values.redis.external.sentinel.hosts -}}
+{{- $login := and (eq $i 0) $.Values.redis.auth.enabled | ternary ":$(REDIS_PASSWORD)@" "" -}}
+{{- $urls = append $urls (printf "sentinel://%s%s" $login $host) -}}
+{{- end -}}
+{{- join ";" $urls -}}
 {{- end -}}
 
 {{/*
@@ -71,7 +89,20 @@ Environment shared by every role. The Redis password comes first so that $(REDIS
 expands in CAPSTAN_REDIS_URL (Settings appends the db number).
 */}}
 {{- define "capstan.env" -}}
+{{- if include "capstan.redis.sentinel" . }}
 {{- if .Values.redis.auth.enabled }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "REDIS_PASSWORD" "key" "redis-password") }}
+{{- end }}
+- name: CAPSTAN_REDIS_URL
+  value: {{ include "capstan.redis.sentinelUrl" . | quote }}
+- name: CAPSTAN_REDIS_MASTER_NAME
+  value: {{ .Values.redis.external.sentinel.masterName | quote }}
+- name: CAPSTAN_REDIS_MIN_REPLICAS
+  value: {{ .Values.redis.external.sentinel.minReplicas | quote }}
+{{- if .Values.redis.external.sentinel.auth }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_REDIS_SENTINEL_PASSWORD" "key" "redis-sentinel-password") }}
+{{- end }}
+{{- else if .Values.redis.auth.enabled }}
 {{ include "capstan.secretEnv" (dict "ctx" . "name" "REDIS_PASSWORD" "key" "redis-password") }}
 - name: CAPSTAN_REDIS_URL
   value: "{{ include "capstan.redis.scheme" . }}://:$(REDIS_PASSWORD)@{{ include "capstan.redis.address" . }}"
