@@ -305,7 +305,8 @@ def test_max_duration_ends_it_and_a_dead_callback_is_reported(
     assert done["Result"]["ErrorCode"] == "CallbackFailed"
     assert "Callback failed even all tries" in done["Result"]["ErrorMessage"]
     path = local_file(settings, done["Result"]["Videos"][0]["FileURL"])
-    assert 3.5 <= media.probe(path)["duration"] <= 5.0
+    # (the limit is checked between polls, and ffmpeg then closes its segment)
+    assert 3.5 <= media.probe(path)["duration"] <= 5.5
     assert len(callback_receiver.received) >= 2
 
 
