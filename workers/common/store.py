@@ -228,7 +228,9 @@ class TaskStore:
             f"{PREFIX}:active:{service}",
             f"{PREFIX}:unique:{unique_key or '-'}",
         ]
-        argv = [task_id, now, max_active, "1" if unique_key else "0", *flat]
+        # Listed newest first to the millisecond: two Starts in one second keep their order.
+        listed_at = f"{time.time():.3f}"
+        argv = [task_id, listed_at, max_active, "1" if unique_key else "0", *flat]
         outcome = self._call(self._create, keys, argv)
         if outcome == "limit":
             raise LimitExceeded(
