@@ -110,6 +110,7 @@ def test_capture_grabs_the_display_and_the_sink_monitor_into_segments():
     assert value_after(argv[x11:], "-video_size") == "1280x720"
     assert value_after(argv[x11:], "-framerate") == "30"
     assert value_after(argv[x11:], "-draw_mouse") == "0"
+    assert value_after(argv[x11:], "-thread_queue_size") == "32"  # ~1 s of frames, bounded
     assert value_after(argv[x11:], "-i") == ":7.0+0,0"
     pulse = argv.index("pulse")
     assert value_after(argv[pulse:], "-server") == "unix:/tmp/pa/native"

@@ -19,6 +19,12 @@ RESAMPLE_STRETCH = 1000
 # Sound is read from the sink in 10 ms blocks (48000 Hz x 2 channels x 2 bytes):
 # a block's read time, stamped on arrival, is then at most 10 ms after its sound.
 PULSE_FRAGMENT_BYTES = 480 * 2 * 2
+# Grabbed frames waiting for the encoder: about a second. Each is a shared-memory image
+# held by Xvfb and ffmpeg (3.7 MB at 1280x720): with 512, an encoder slowed by a busy
+# machine let the backlog grow to 1.2 GB and stay (bench-panorama, measured). When the
+# queue is full the grab waits, and the frames it missed become duplicates: the picture
+# stutters under overload instead of the worker running out of memory.
+GRAB_QUEUE_FRAMES = 32
 # A run's zero, after ffmpeg starts: both inputs deliver within ~0.5 s on a quiet
 # machine (measured: picture 0.2 s, sound 0.35-0.45 s with the sink listener).
 WARMUP_S = 1.0
@@ -204,7 +210,7 @@ def capture(
         "-stats_period", "0.5",
         "-copyts",
         "-f", "x11grab",
-        "-thread_queue_size", "512",
+        "-thread_queue_size", str(GRAB_QUEUE_FRAMES),
         "-draw_mouse", "0",
         "-framerate", str(FPS),
         "-video_size", f"{frame.width}x{frame.height}",
