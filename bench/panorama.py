@@ -193,8 +193,11 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
     from tests.support import avsync, bare_capture
     from tests.support.panorama_helpers import local_file
 
-    # The baseline, in the same run: ffmpeg alone on the same page (tests/support/bare_capture).
-    bare_ms = bare_capture.bare_offset_ms(bench.page_base, Path(tempfile.mkdtemp(prefix="bare-")))
+    # The baseline, in the same run: ffmpeg alone on the same page at the same size.
+    from workers.panorama.builders import Frame
+
+    home = Path(tempfile.mkdtemp(prefix="bare-"))
+    bare_ms = bare_capture.bare_offset_ms(bench.page_base, home, size=Frame(1280, 720))
     print(json.dumps({"bare_capture_offset_ms": bare_ms}), flush=True)
     url = f"{bench.page_base}/flashbeep.html"
     task_id = bench.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]

@@ -38,7 +38,9 @@ def flash_pages() -> StaticServer:
     return StaticServer(PAGES)
 
 
-def bare_offset_ms(pages_url: str, home: Path, runs: int = 3, seconds: float = 8.0) -> float:
+def bare_offset_ms(
+    pages_url: str, home: Path, runs: int = 3, seconds: float = 8.0, size: Frame = SIZE
+) -> float:
     """The median beep-minus-flash offset of ``runs`` bare captures of the page.
 
     Each ffmpeg process has its own offset, steady within the process but up to ~50 ms
@@ -46,14 +48,14 @@ def bare_offset_ms(pages_url: str, home: Path, runs: int = 3, seconds: float = 8
     of Chromium's frames in each): one process alone is a noisy yardstick.
     """
     require_browser_stack()
-    stack = BrowserStack(SIZE, "/usr/bin/chromium", home / "browser", ["127.0.0.0/8"]).start()
+    stack = BrowserStack(size, "/usr/bin/chromium", home / "browser", ["127.0.0.0/8"]).start()
     offsets: list[float] = []
     try:
         assert stack.browser is not None and stack.display and stack.audio
         stack.browser.open(flash_url(pages_url), 20)
         for run in range(runs):
             out = home / f"bare-{run}.mp4"
-            argv = _bare_capture(stack.display.name, stack.audio.server, out)
+            argv = _bare_capture(size, stack.display.name, stack.audio.server, out)
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
             until = time.monotonic() + seconds
             while time.monotonic() < until:
@@ -67,9 +69,9 @@ def bare_offset_ms(pages_url: str, home: Path, runs: int = 3, seconds: float = 8
     return float(statistics.median(offsets))
 
 
-def _bare_capture(display: str, pulse_server: str, out: Path) -> list[str]:
+def _bare_capture(size: Frame, display: str, pulse_server: str, out: Path) -> list[str]:
     argv = builders.capture(
-        SIZE,
+        size,
         display,
         pulse_server,
         run=SegmentRun(out.parent, "bare"),  # its segment muxer is dropped below
