@@ -38,18 +38,6 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def bench_app() -> Any:
-    """The dispatcher with every pool counted as available (the bench queues, nothing runs)."""
-    import dataclasses
-
-    from dispatcher.app import create_app
-    from workers.common import services
-
-    for name, service in list(services.REGISTRY.items()):
-        services.REGISTRY[name] = dataclasses.replace(service, available=True)
-    return create_app()
-
-
 def wait_http(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -66,7 +54,7 @@ def start_gunicorn(
     env: dict[str, str], args: argparse.Namespace, log: Path
 ) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "dispatcher" / "gunicorn_conf.py"),
-            "--access-logfile", "/dev/null", "bench.dispatcher:bench_app()"]  # fmt: skip
+            "--access-logfile", "/dev/null", "dispatcher.app:create_app()"]  # fmt: skip
     if args.workers:
         argv[3:3] = ["--workers", str(args.workers)]
     if args.threads:

@@ -124,6 +124,8 @@ def pusher_data(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+# A Start body per service of the farm (workers/common/services.py); the parser's start
+# commands are these keys.
 BUILDERS = {"panorama": panorama_data, "recorder": recorder_data, "pusher": pusher_data}
 
 

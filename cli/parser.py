@@ -10,7 +10,9 @@ from cli.config import DEFAULT_URL, ENV_KEY, ENV_SECRET, ENV_URL
 
 STATUSES = ("normal", "recording", "pushing", "paused", "canceled", "transcode", "upload",
             "callback", "finished")  # fmt: skip
-SERVICES = ("panorama", "recorder", "pusher")
+# The services the CLI can start: one request builder each (the CLI talks HTTP only, so it
+# does not import the farm's registry; tests/unit/test_services.py keeps them equal).
+SERVICES = tuple(commands.BUILDERS)
 CONTROLS = {"pause": "Pause", "resume": "Resume", "refresh": "Refresh", "stop": "Stop"}
 DEMO_APP = 1400000000
 

@@ -7,6 +7,7 @@ Nothing else in the code reads ``os.environ``.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,9 +19,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from config import redis_url
 from config.redis_url import RedisTarget
 
-# The queues, one per pool. The Helm chart and the Makefile read these names
-# from here (tests/unit/test_helm_matches_code.py keeps them honest).
-SERVICES: tuple[str, ...] = ("recorder", "pusher", "panorama")
+
+@dataclass(frozen=True)
+class PoolDefaults:
+    concurrency: int  # tasks one worker process runs at once (`celery -c`)
+    max_active: int  # active tasks the farm admits; beyond it Start answers LimitExceeded
+
+
+# The pools, one Celery queue each, with their defaults. Their names are the services of
+# workers/common/services.py, repeated here because config sits below the domain and the
+# supervisor and probe read them without it (tests/unit/test_services.py keeps the two
+# equal; tests/unit/test_helm_matches_code.py keeps the chart's pools equal to these).
+POOLS: dict[str, PoolDefaults] = {
+    "recorder": PoolDefaults(concurrency=40, max_active=200),
+    "pusher": PoolDefaults(concurrency=40, max_active=200),
+    "panorama": PoolDefaults(concurrency=2, max_active=20),
+}
+SERVICES: tuple[str, ...] = tuple(POOLS)
 
 # Room backend presets: pull a user's stream / push into a room.
 # {SdkAppId} {Room} {UserId} {UserSig} are filled in by workers.common.rooms.
@@ -125,11 +140,11 @@ class Settings(BaseSettings):
     # the reconciler queues it again (a second copy finds it held or finished: harmless).
     unstarted_requeue_s: float = Field(default=60.0, gt=0)
     worker_concurrency: dict[str, int] = Field(
-        default_factory=lambda: {"recorder": 40, "pusher": 40, "panorama": 2}
+        default_factory=lambda: {name: pool.concurrency for name, pool in POOLS.items()}
     )
     # Admission limit: active tasks per service; beyond it Start answers LimitExceeded.
     max_active_tasks: dict[str, int] = Field(
-        default_factory=lambda: {"recorder": 200, "pusher": 200, "panorama": 20}
+        default_factory=lambda: {name: pool.max_active for name, pool in POOLS.items()}
     )
     min_free_disk_mb: int = 512
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import Settings
+from dispatcher.answers import Accepted, TaskList
 from dispatcher.urls import check_urls
 from workers.common import crypto, services
-from workers.common.describe import describe
+from workers.common.describe import describe, task_view
 from workers.common.errors import CapstanError, ServiceUnavailable
 from workers.common.services import Service
 from workers.common.specs.base import split_secrets
@@ -35,7 +36,6 @@ class Farm:
     def run(
         self, service_name: str, action: Action, data: dict[str, Any], request_id: str
     ) -> dict[str, Any]:
-        # The registry is read per request: its `available` flags flip as pipelines land.
         service = services.REGISTRY[service_name]
         if action is Action.START:
             return self.start(service, data, request_id)
@@ -43,14 +43,10 @@ class Farm:
         if action is Action.DESCRIBE:
             return describe(self.store.get(task_id, service.name), request_id)
         self.store.control(task_id, service.name, action, service.capturing)
-        return {"TaskID": task_id, "RequestID": request_id}
+        return Accepted(TaskID=task_id, RequestID=request_id).dump()
 
     def start(self, service: Service, data: dict[str, Any], request_id: str) -> dict[str, Any]:
-        if not service.available:
-            raise ServiceUnavailable(
-                f"the {service.name} pool's media pipeline is not available in this build"
-            )
-        spec = parse(service.spec_model(), data)
+        spec = parse(service.spec_model, data)
         check_urls(spec, self.settings)
         public, secrets = split_secrets(spec)
         task_id = self.store.create(
@@ -75,7 +71,7 @@ class Farm:
             except ServiceUnavailable:
                 self._withdraw(service, task_id)
                 raise
-        return {"TaskID": task_id, "RequestID": request_id}
+        return Accepted(TaskID=task_id, RequestID=request_id).dump()
 
     def _withdraw(self, service: Service, task_id: str) -> None:
         """A task that could not be queued: cancel it so it holds no admission slot."""
@@ -87,10 +83,8 @@ class Farm:
     def task(self, task_id: str, request_id: str) -> dict[str, Any]:
         return describe(self.store.get(parse(TaskRef, {"TaskID": task_id}).TaskID), request_id)
 
-    def tasks(self, service: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
-        listed = []
-        for record in self.store.list_tasks(service, status, limit):
-            body = describe(record, "")
-            del body["RequestID"]
-            listed.append(body)
-        return listed
+    def tasks(
+        self, service: str | None, status: str | None, limit: int, request_id: str
+    ) -> dict[str, Any]:
+        records = self.store.list_tasks(service, status, limit)
+        return TaskList(Tasks=[task_view(r) for r in records], RequestID=request_id).dump()

@@ -1,6 +1,7 @@
-"""The OpenAPI 3.1 document of the dispatcher, written by hand for the routes and
-generated from the pydantic models for the bodies. tests/unit/test_dispatcher_openapi.py
-keeps its paths equal to the app's real routes."""
+"""The OpenAPI 3.1 document of the dispatcher: its paths written here, every body's schema
+generated from the pydantic models that validate the requests (the Start specs, TaskRef)
+and build the answers (Describe's Task, dispatcher/answers.py), so the two cannot drift.
+tests/unit/test_dispatcher_app.py keeps its paths equal to the app's real routes."""
 
 from __future__ import annotations
 
@@ -8,14 +9,25 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from config.settings import SERVICES
+from dispatcher.answers import Accepted, Error, TaskList
+from dispatcher.routes.tasks import DEFAULT_LIMIT, MAX_LIMIT
 from workers.common import services
+from workers.common.describe import Task
+from workers.common.services import Service
 from workers.common.specs.control import TaskRef
 from workers.common.states import Action, Status
 
 REF = "#/components/schemas/{model}"
-FLAT_START = frozenset({"recorder", "pusher"})
+
+# Requests are read leniently (fields beyond a model's are ignored); answers are exactly
+# their models (serialization: what dump() writes).
+REQUESTS: tuple[type[BaseModel], ...] = (
+    TaskRef,
+    *(service.spec_model for service in services.REGISTRY.values()),
+)
+ANSWERS: tuple[type[BaseModel], ...] = (Accepted, Error, Task, TaskList)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -23,72 +35,13 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _schemas() -> dict[str, Any]:
-    models: list[type[BaseModel]] = [TaskRef]
-    models += [services.REGISTRY[name].spec_model() for name in SERVICES]
-    schemas: dict[str, Any] = {}
-    for model in models:
-        schema = model.model_json_schema(ref_template=REF, mode="validation")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    schemas.update(_bodies())
+    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        *((model, "validation") for model in REQUESTS),
+        *((model, "serialization") for model in ANSWERS),
+    ]
+    _, top = models_json_schema(modes, ref_template=REF)
+    schemas: dict[str, Any] = top["$defs"]
     return schemas
-
-
-def _bodies() -> dict[str, Any]:
-    string = {"type": "string"}
-    time_s = {"type": "integer", "description": "unix seconds"}
-    video = {
-        "type": "object",
-        "properties": {
-            "Filename": string,
-            "FileSize": {"type": "integer"},
-            "FileDuration": {"type": "number"},
-            "FileId": string,
-            "FileURL": string,
-        },
-    }
-    return {
-        "Accepted": {
-            "type": "object",
-            "required": ["TaskID", "RequestID"],
-            "properties": {"TaskID": string, "RequestID": string},
-        },
-        "Error": {
-            "type": "object",
-            "required": ["ErrorCode", "ErrorMessage", "RequestID"],
-            "properties": {"ErrorCode": string, "ErrorMessage": string, "RequestID": string},
-        },
-        "Task": {
-            "type": "object",
-            "required": ["TaskID", "Status"],
-            "properties": {
-                "TaskID": string,
-                "RequestID": string,
-                "Service": {"enum": list(SERVICES)},
-                "Status": {"enum": [s.value for s in Status]},
-                "CreateTime": time_s,
-                "StartTime": time_s,
-                "CancelTime": time_s,
-                "StopTime": time_s,
-                "FinishTime": time_s,
-                "Result": {
-                    "type": "object",
-                    "properties": {
-                        "ErrorCode": string,
-                        "ErrorMessage": string,
-                        "Videos": {"type": "array", "items": video},
-                        "Files": {"type": "array", "items": {"type": "object"}},
-                    },
-                },
-                "Progress": {"type": "object"},
-                "Callback": {"type": "object"},
-            },
-        },
-        "TaskList": {
-            "type": "object",
-            "properties": {"Tasks": {"type": "array", "items": _ref("Task")}, "RequestID": string},
-        },
-    }
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -105,20 +58,20 @@ def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
     }
 
 
-def _action_operation(name: str) -> dict[str, Any]:
-    service = services.REGISTRY[name]
-    start_model = service.spec_model().__name__
+def _action_operation(service: Service) -> dict[str, Any]:
+    name = service.name
+    start_model = service.spec_model.__name__
     envelopes: list[dict[str, Any]] = [_envelope([Action.START.value], start_model)]
     controls = [a.value for a in Action if a in service.actions and a is not Action.START]
     envelopes.append(_envelope(controls, "TaskRef"))
-    if name in FLAT_START:
+    if service.flat_start:
         envelopes.append(_ref(start_model))
     return {
         "post": {
             "operationId": f"{name}Action",
             "summary": f"{name}: {', '.join(a.value for a in Action if a in service.actions)}",
             "description": "The seeds' envelope {Action, Data}"
-            + ("; a body without Action is a Start." if name in FLAT_START else "."),
+            + ("; a body without Action is a Start." if service.flat_start else "."),
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"oneOf": envelopes}}},
@@ -157,7 +110,9 @@ def _plain(
 
 
 def _paths() -> dict[str, Any]:
-    paths: dict[str, Any] = {f"/v1/{name}": _action_operation(name) for name in SERVICES}
+    paths: dict[str, Any] = {
+        f"/v1/{name}": _action_operation(service) for name, service in services.REGISTRY.items()
+    }
     task_id = {
         "name": "TaskID",
         "in": "path",
@@ -173,12 +128,17 @@ def _paths() -> dict[str, Any]:
         }
     }
     query = [
-        {"name": "service", "in": "query", "schema": {"enum": list(SERVICES)}},
+        {"name": "service", "in": "query", "schema": {"enum": list(services.REGISTRY)}},
         {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
         {
             "name": "limit",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
         },
     ]
     paths["/v1/tasks"] = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
-from config.settings import SERVICES
 from dispatcher.body import envelope, json_object
 from dispatcher.farm import farm
 from dispatcher.responses import json_response, request_id
@@ -12,19 +11,17 @@ from workers.common import services
 
 bp = Blueprint("actions", __name__)
 
-# The seeds' recorder and pusher take their Start fields at the top level.
-FLAT_START = frozenset({"recorder", "pusher"})
-
 
 def action(service: str) -> Response:
     g.service = service
     body = json_object(request.get_data(cache=True))
-    sent = envelope(body, services.REGISTRY[service], flat_start=service in FLAT_START)
+    target = services.REGISTRY[service]
+    sent = envelope(body, target, flat_start=target.flat_start)
     g.action = sent.action.value
     return json_response(farm().run(service, sent.action, sent.data, request_id()))
 
 
-for _name in SERVICES:
+for _name in services.REGISTRY:
     bp.add_url_rule(
         f"/v1/{_name}",
         endpoint=_name,

@@ -12,6 +12,7 @@ from workers.common.states import Status
 
 bp = Blueprint("tasks", __name__)
 
+DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 
@@ -25,8 +26,7 @@ def describe_task(TaskID: str) -> Response:
 def list_tasks() -> Response:
     g.action = "List"
     service, status, limit = _filters()
-    listed = farm().tasks(service, status, limit)
-    return json_response({"Tasks": listed, "RequestID": request_id()})
+    return json_response(farm().tasks(service, status, limit, request_id()))
 
 
 def _filters() -> tuple[str | None, str | None, int]:
@@ -36,7 +36,7 @@ def _filters() -> tuple[str | None, str | None, int]:
     status = request.args.get("status") or None
     if status is not None and status not in {s.value for s in Status}:
         raise InvalidParam(f"status must be one of {', '.join(s.value for s in Status)}")
-    raw = request.args.get("limit", "100")
+    raw = request.args.get("limit", str(DEFAULT_LIMIT))
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidParam(f"limit must be between 1 and {MAX_LIMIT}")
     return service, status, int(raw)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import json
 
 import pytest
 
-from workers.common import services
+from tests.support.openapi import assert_conforms
 from workers.common.states import Status
 from workers.common.store import task_key
 
@@ -60,14 +59,7 @@ PUSHER_FLAT = {
 
 
 @pytest.fixture
-def all_available(monkeypatch):
-    """Every pool's pipeline counts as available (Start is queued, nothing runs it)."""
-    for name, service in list(services.REGISTRY.items()):
-        monkeypatch.setitem(services.REGISTRY, name, dataclasses.replace(service, available=True))
-
-
-@pytest.fixture
-def app(capstan_env, all_available):
+def app(capstan_env):
     from dispatcher.app import create_app
 
     return create_app(capstan_env)
@@ -81,6 +73,7 @@ def client(app):
 def start(client, service="panorama", body=None):
     response = client.post(f"/v1/{service}", json=body or PANORAMA_START)
     assert response.status_code == 200, response.get_json()
+    assert_conforms(response.get_json(), "Accepted")
     return response.get_json()["TaskID"]
 
 
@@ -131,7 +124,10 @@ def test_describe_by_action_and_by_get(client):
     assert described["Status"] == "normal"
     assert isinstance(described["CreateTime"], int)
     assert "StartTime" not in described
-    assert client.get(f"/v1/tasks/{task_id}").get_json()["Status"] == "normal"
+    assert_conforms(described, "Task")
+    by_get = client.get(f"/v1/tasks/{task_id}").get_json()
+    assert by_get["Status"] == "normal"
+    assert_conforms(by_get, "Task")
 
 
 def test_a_task_of_another_service_is_not_found(client):
@@ -204,7 +200,9 @@ def test_list_tasks(client):
     first = start(client)
     second = start(client, "pusher", PUSHER_FLAT)
     act(client, "Stop", first)
-    listed = client.get("/v1/tasks").get_json()["Tasks"]
+    answer = client.get("/v1/tasks").get_json()
+    assert_conforms(answer, "TaskList")
+    listed = answer["Tasks"]
     assert {t["TaskID"] for t in listed} == {first, second}
     only = client.get("/v1/tasks?service=panorama&status=canceled&limit=5").get_json()["Tasks"]
     assert [(t["TaskID"], t["Service"], t["Status"]) for t in only] == [
@@ -283,7 +281,7 @@ def replica(redis_server, tmp_path, log_dir):
 
 
 def test_a_start_answers_200_only_once_a_replica_holds_the_task_and_its_message(
-    capstan_env, all_available, replica
+    capstan_env, replica
 ):
     from dispatcher.app import create_app
 
@@ -295,9 +293,7 @@ def test_a_start_answers_200_only_once_a_replica_holds_the_task_and_its_message(
     assert [m["headers"]["id"] for m in queued(replica, "panorama")] == [task_id]
 
 
-def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(
-    capstan_env, all_available, redis_server
-):
+def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(capstan_env, redis_server):
     from dispatcher.app import create_app
     from workers.common.store import default_store
 
@@ -315,9 +311,7 @@ def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(
     assert not redis_server.client(2).smembers("capstan:active:panorama")
 
 
-def test_with_no_redis_master_to_be_found_requests_get_503_within_seconds(
-    capstan_env, all_available, monkeypatch
-):
+def test_with_no_redis_master_to_be_found_requests_get_503_within_seconds(capstan_env, monkeypatch):
     import time
 
     from dispatcher.app import create_app

@@ -1,11 +1,102 @@
-"""Describe: the seeds' body for a task record. Never carries a secret."""
+"""Describe: the seeds' body for a task record. Never carries a secret.
+
+The body is built as the models below, and dispatcher/openapi.py generates the spec's
+Task schema from the same models, so what the spec says and what Describe answers cannot
+drift apart.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from workers.common.services import REGISTRY
+from workers.common.states import Status
 from workers.common.store import TaskRecord
+
+# A field that is absent from the JSON rather than null (answers are dumped without None).
+Absent = SkipJsonSchema[None]
+UnixTime = Annotated[int, Field(description="unix seconds")]
+ServiceName = Annotated[str, Field(json_schema_extra={"enum": list(REGISTRY)})]
+
+
+def _strict_schema(schema: dict[str, Any]) -> None:
+    # dump() drops every other field and every None: the schema says so, for the fuzz tests.
+    schema["additionalProperties"] = False
+    for field in schema.get("properties", {}).values():
+        if "default" in field and field["default"] is None:
+            del field["default"]
+
+
+class Answer(BaseModel):
+    """Base of the models of an answer body."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, json_schema_extra=_strict_schema)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class VideoFile(Answer):
+    """The main file: an MP4, or an HLS playlist standing for its parts."""
+
+    Filename: str
+    FileSize: int
+    FileDuration: float
+    FileURL: str
+
+
+class RecorderFile(Answer):
+    """Seeds 000/001: one entry of the recorder's Files."""
+
+    UserId: str
+    RecordFile: str  # the file's URL; "" when nothing was recorded
+    Status: Literal[0, 1]  # 1 success, 0 failure
+    Message: str
+
+
+class TaskResult(Answer):
+    """What the task produced, or why it failed; empty until it ends."""
+
+    ErrorCode: str | Absent = None
+    ErrorMessage: str | Absent = None
+    Videos: list[VideoFile] | Absent = None
+    # The recorder's seeds' body (every id a string).
+    SdkAppId: str | Absent = None
+    RoomId: str | Absent = None
+    StrRoomId: str | Absent = None
+    UserId: str | Absent = None
+    Files: list[RecorderFile] | Absent = None
+
+
+class CallbackAttempt(Answer):
+    Attempt: int
+    Time: UnixTime
+    Ok: bool
+    Error: str
+
+
+class CallbackLog(Answer):
+    Attempts: list[CallbackAttempt]
+
+
+class Task(Answer):
+    TaskID: str
+    RequestID: str | Absent = None  # absent from a task in a list
+    Service: ServiceName
+    Status: Status
+    CreateTime: UnixTime | Absent = None
+    StartTime: UnixTime | Absent = None
+    CancelTime: UnixTime | Absent = None
+    StopTime: UnixTime | Absent = None
+    FinishTime: UnixTime | Absent = None
+    Result: TaskResult
+    Progress: dict[str, Any] | Absent = None  # live figures, each service its own
+    Callback: CallbackLog | Absent = None
+
 
 _TIME_FIELDS = {
     "create_time": "CreateTime",
@@ -17,21 +108,26 @@ _TIME_FIELDS = {
 
 
 def describe(record: TaskRecord, request_id: str) -> dict[str, Any]:
+    """The Describe body (also the callback's, before a service adapts it)."""
+    return task_view(record, request_id).dump()
+
+
+def task_view(record: TaskRecord, request_id: str | None = None) -> Task:
+    """The task as Describe shows it; without a request_id, as a list shows it."""
     body: dict[str, Any] = {
         "TaskID": record.task_id,
         "RequestID": request_id,
         "Service": record.service,
-        "Status": record.status.value,
+        "Status": record.status,
+        "Result": record.result,
     }
     for key, name in _TIME_FIELDS.items():
-        if key in record.times:
-            body[name] = record.times[key]
-    body["Result"] = record.result
+        body[name] = record.times.get(key)
     if record.progress:
         body["Progress"] = {k: _number(v) for k, v in sorted(record.progress.items())}
     if record.callbacks:
         body["Callback"] = {"Attempts": record.callbacks}
-    return body
+    return Task.model_validate(body)
 
 
 def _number(value: str) -> Any:

@@ -1,16 +1,20 @@
-"""The three services: their queue, actions, running state, Start model and Celery task."""
+"""The one home of a service's facts: its name (queue), Start model, task name, actions,
+what Describe says while it captures, and whether its Start may come without the envelope.
+
+The dispatcher's routes and OpenAPI, the Celery task names and routes, and the workers'
+runtime derive theirs from REGISTRY. config.settings.SERVICES and the CLI name the same
+pools without importing the domain; tests/unit/test_services.py keeps them equal.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
-from typing import TYPE_CHECKING
 
-from config.settings import SERVICES
+from workers.common.specs.base import Spec
+from workers.common.specs.panorama import PanoramaStart
+from workers.common.specs.pusher import PusherStart
+from workers.common.specs.recorder import RecorderStart
 from workers.common.states import Action, Status
-
-if TYPE_CHECKING:
-    from workers.common.specs.base import Spec
 
 _COMMON = frozenset({Action.START, Action.PAUSE, Action.RESUME, Action.STOP, Action.DESCRIBE})
 
@@ -18,12 +22,12 @@ _COMMON = frozenset({Action.START, Action.PAUSE, Action.RESUME, Action.STOP, Act
 @dataclass(frozen=True)
 class Service:
     name: str
+    spec_model: type[Spec]  # the Start model: validated at the edge, rebuilt by the worker
     capturing: Status  # what Describe says while media flows
     actions: frozenset[Action]
-    spec_path: str  # "module:Class" of the Start model
-    # False until the pool's media pipeline exists: Start answers ServiceUnavailable
-    # instead of queueing work that nothing will do.
-    available: bool
+    # The seeds' recorder and pusher take Start's fields at the top level, without
+    # {"Action", "Data"}; a body without "Action" is then a Start.
+    flat_start: bool = False
 
     @property
     def queue(self) -> str:
@@ -33,36 +37,12 @@ class Service:
     def task_name(self) -> str:
         return f"capstan.{self.name}.run"
 
-    def spec_model(self) -> type[Spec]:
-        module, _, cls = self.spec_path.partition(":")
-        model: type[Spec] = getattr(import_module(module), cls)
-        return model
 
+RECORDER = Service("recorder", RecorderStart, Status.RECORDING, _COMMON, flat_start=True)
+PUSHER = Service("pusher", PusherStart, Status.PUSHING, _COMMON, flat_start=True)
+PANORAMA = Service("panorama", PanoramaStart, Status.RECORDING, _COMMON | {Action.REFRESH})
 
-REGISTRY: dict[str, Service] = {
-    "panorama": Service(
-        "panorama",
-        Status.RECORDING,
-        _COMMON | {Action.REFRESH},
-        "workers.common.specs.panorama:PanoramaStart",
-        available=True,
-    ),
-    "recorder": Service(
-        "recorder",
-        Status.RECORDING,
-        _COMMON,
-        "workers.common.specs.recorder:RecorderStart",
-        available=True,
-    ),
-    "pusher": Service(
-        "pusher",
-        Status.PUSHING,
-        _COMMON,
-        "workers.common.specs.pusher:PusherStart",
-        available=True,
-    ),
-}
-assert tuple(sorted(REGISTRY)) == tuple(sorted(SERVICES))
+REGISTRY: dict[str, Service] = {s.name: s for s in (RECORDER, PUSHER, PANORAMA)}
 
 
 def get_service(name: str) -> Service:

@@ -2,9 +2,10 @@
 
 from config.celery import app
 from workers.common.runtime import run_task
+from workers.common.services import PANORAMA
 from workers.panorama.session import PanoramaSession
 
 
-@app.task(name="capstan.panorama.run", ignore_result=True)
+@app.task(name=PANORAMA.task_name, ignore_result=True)
 def run(task_id: str) -> str:
     return run_task(task_id, PanoramaSession)

@@ -2,9 +2,10 @@
 
 from config.celery import app
 from workers.common.runtime import run_task
+from workers.common.services import PUSHER
 from workers.pusher.session import PusherSession
 
 
-@app.task(name="capstan.pusher.run", ignore_result=True)
+@app.task(name=PUSHER.task_name, ignore_result=True)
 def run(task_id: str) -> str:
     return run_task(task_id, PusherSession)
