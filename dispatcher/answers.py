@@ -22,6 +22,12 @@ class TaskList(Answer):
     RequestID: str
 
 
+class Health(Answer):
+    """/healthz, and /readyz when Redis answers."""
+
+    ok: bool
+
+
 class Error(Answer):
     ErrorCode: str
     ErrorMessage: str

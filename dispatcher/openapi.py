@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from dispatcher.answers import Accepted, Error, TaskList
+from dispatcher.answers import Accepted, Error, Health, TaskList
 from dispatcher.routes.tasks import DEFAULT_LIMIT, MAX_LIMIT
 from workers.common import services
 from workers.common.describe import Task
@@ -27,7 +27,7 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     TaskRef,
     *(service.spec_model for service in services.REGISTRY.values()),
 )
-ANSWERS: tuple[type[BaseModel], ...] = (Accepted, Error, Task, TaskList)
+ANSWERS: tuple[type[BaseModel], ...] = (Accepted, Error, Health, Task, TaskList)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -40,8 +40,7 @@ def _schemas() -> dict[str, Any]:
         *((model, "serialization") for model in ANSWERS),
     ]
     _, top = models_json_schema(modes, ref_template=REF)
-    schemas: dict[str, Any] = top["$defs"]
-    return schemas
+    return dict(top["$defs"])
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -100,13 +99,13 @@ def _envelope(actions: list[str], data_model: str) -> dict[str, Any]:
 def _plain(
     operation_id: str, summary: str, content_type: str = "application/json"
 ) -> dict[str, Any]:
-    return {
-        "get": {
-            "operationId": operation_id,
-            "summary": summary,
-            "responses": {"200": {"description": "OK", "content": {content_type: {}}}},
-        }
-    }
+    return _operation(
+        operation_id, summary, {"200": {"description": "OK", "content": {content_type: {}}}}
+    )
+
+
+def _operation(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"operationId": operation_id, "summary": summary, "responses": responses}}
 
 
 def _paths() -> dict[str, Any]:
@@ -149,8 +148,10 @@ def _paths() -> dict[str, Any]:
             "responses": {**_ok("TaskList"), **_errors(400, 401, 503)},
         }
     }
-    paths["/healthz"] = _plain("healthz", "Liveness: always 200 {ok: true}")
-    paths["/readyz"] = _plain("readyz", "Readiness: 200 when Redis answers, else 503")
+    paths["/healthz"] = _operation("healthz", "Liveness: always 200 {ok: true}", _ok("Health"))
+    paths["/readyz"] = _operation(
+        "readyz", "Readiness: 200 when Redis answers, else 503", {**_ok("Health"), **_errors(503)}
+    )
     paths["/metrics"] = _plain("metrics", "Prometheus metrics", "text/plain")
     paths["/openapi.json"] = _plain("openapi", "This document")
     paths["/ui"] = {

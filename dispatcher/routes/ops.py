@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from dispatcher import metrics, openapi
+from dispatcher.answers import Health
 from dispatcher.farm import farm
 from dispatcher.responses import error_response, json_response
 
@@ -13,14 +14,14 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    return json_response({"ok": True})
+    return json_response(Health(ok=True).dump())
 
 
 @bp.get("/readyz")
 def readyz() -> Response:
     if not farm().store.ping():
         return error_response("ServiceUnavailable", "Redis does not answer", 503)
-    return json_response({"ok": True})
+    return json_response(Health(ok=True).dump())
 
 
 @bp.get("/metrics")

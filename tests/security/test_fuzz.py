@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 MAX_EXAMPLES = 50
 MAX_TIME_S = 40
-ANSWERS = ("Accepted", "Error", "Task", "TaskList", "TaskResult", "VideoFile", "RecorderFile")
+ANSWERS = ("Accepted", "Error", "Health", "Task", "TaskList", "TaskResult", "VideoFile")
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",

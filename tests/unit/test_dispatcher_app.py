@@ -78,12 +78,14 @@ def test_every_response_carries_the_request_id_twice(client):
 
 def test_healthz_is_always_ok(client):
     assert client.get("/healthz").get_json() == {"ok": True}
+    assert_conforms(client.get("/healthz").get_json(), "Health")
 
 
 def test_readyz_is_503_when_redis_does_not_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["ErrorCode"] == "ServiceUnavailable"
+    assert_conforms(response.get_json(), "Error")
 
 
 @pytest.mark.parametrize(
