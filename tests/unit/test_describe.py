@@ -69,3 +69,9 @@ def test_describe_keeps_the_seeds_fields_and_leaves_out_what_is_unset():
 def test_a_listed_task_has_no_request_id():
     assert "RequestID" not in task_view(record()).dump()
     assert_conforms({"Tasks": [task_view(record()).dump()], "RequestID": "rid"}, "TaskList")
+
+
+def test_a_result_field_the_model_does_not_name_is_left_out_and_logged(caplog):
+    body = describe(record(result={"ErrorCode": "X", "Surprise": 1}), "rid")
+    assert body["Result"] == {"ErrorCode": "X"}
+    assert "Surprise" in caplog.text

@@ -8,6 +8,7 @@ drift apart.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,8 @@ from pydantic.json_schema import SkipJsonSchema
 from workers.common.services import REGISTRY
 from workers.common.states import Status
 from workers.common.store import TaskRecord
+
+log = logging.getLogger(__name__)
 
 # A field that is absent from the JSON rather than null (answers are dumped without None).
 Absent = SkipJsonSchema[None]
@@ -127,7 +130,16 @@ def task_view(record: TaskRecord, request_id: str | None = None) -> Task:
         body["Progress"] = {k: _number(v) for k, v in sorted(record.progress.items())}
     if record.callbacks:
         body["Callback"] = {"Attempts": record.callbacks}
+    _warn_unknown(record.result)
     return Task.model_validate(body)
+
+
+def _warn_unknown(result: dict[str, Any]) -> None:
+    # A field a worker stores but TaskResult does not name is left out of the answer (the
+    # spec allows no other): say so, so that the model gets it rather than it being lost.
+    unknown = sorted(set(result) - set(TaskResult.model_fields))
+    if unknown:
+        log.warning("Result fields left out of Describe (not in TaskResult): %s", unknown)
 
 
 def _number(value: str) -> Any:

@@ -1,9 +1,10 @@
 """The one home of a service's facts: its name (queue), Start model, task name, actions,
 what Describe says while it captures, and whether its Start may come without the envelope.
 
-The dispatcher's routes and OpenAPI, the Celery task names and routes, and the workers'
-runtime derive theirs from REGISTRY. config.settings.SERVICES and the CLI name the same
-pools without importing the domain; tests/unit/test_services.py keeps them equal.
+The dispatcher's routes and OpenAPI, the pools' Celery task names and the workers' runtime
+derive theirs from REGISTRY. config.settings.SERVICES, the CLI and each pool's Session name
+the same pools or models without importing this registry; tests/unit/test_services.py keeps
+them equal.
 """
 
 from __future__ import annotations
