@@ -10,6 +10,7 @@ from config.settings import Settings
 from dispatcher.app import create_app
 from dispatcher.openapi import document
 from tests.support.openapi import assert_conforms
+from tests.support.tools import require
 from workers.common.signing import sign_request
 from workers.common.store import TaskStore
 
@@ -51,6 +52,13 @@ def test_openapi_document_is_served_and_refs_resolve(client):
     assert refs <= set(schemas)
     assert {"PanoramaStart", "RecorderStart", "PusherStart", "TaskRef"} <= set(schemas)
     assert schemas["PanoramaStart"]["properties"]["Width"]["maximum"] == 2560
+
+
+def test_openapi_document_is_valid_openapi_3_1():
+    require("python:openapi_spec_validator")  # comes with moto[server]
+    from openapi_spec_validator import validate
+
+    validate(document())
 
 
 def test_openapi_answers_are_the_models_describe_builds():
