@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from cli import render
 from cli.client import ApiError, Client
+from workers.common import states
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -30,7 +31,7 @@ EXIT_UNREACHABLE = 3
 EXIT_TASK_FAILED = 4
 EXIT_INTERRUPTED = 130
 
-TERMINAL = frozenset({"finished", "canceled"})
+TERMINAL = frozenset(status.value for status in states.TERMINAL)
 
 
 @dataclass
@@ -192,7 +193,7 @@ def ended(task: dict[str, Any], out: Output) -> int:
     if reason:
         out.note(f"task {task.get('TaskID')} {task.get('Status')} with an error: {reason}")
         return EXIT_TASK_FAILED
-    if task.get("Status") == "canceled":
+    if task.get("Status") == states.Status.CANCELED:
         out.note(f"task {task.get('TaskID')} was canceled before it started: no file")
     return EXIT_OK
 

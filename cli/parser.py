@@ -7,13 +7,14 @@ import argparse
 
 from cli import commands
 from cli.config import DEFAULT_URL, ENV_KEY, ENV_SECRET, ENV_URL
+from workers.common.states import Action, Status
 
-STATUSES = ("normal", "recording", "pushing", "paused", "canceled", "transcode", "upload",
-            "callback", "finished")  # fmt: skip
+STATUSES = tuple(status.value for status in Status)
 # The services the CLI can start: one request builder each (the CLI talks HTTP only, so it
 # does not import the farm's registry; tests/unit/test_services.py keeps them equal).
 SERVICES = tuple(commands.BUILDERS)
-CONTROLS = {"pause": "Pause", "resume": "Resume", "refresh": "Refresh", "stop": "Stop"}
+# pause, resume, refresh, stop: the actions on a running task.
+CONTROLS = {a.value.lower(): a.value for a in Action if a not in (Action.START, Action.DESCRIBE)}
 DEMO_APP = 1400000000
 
 EPILOG = f"""\
