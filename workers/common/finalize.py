@@ -20,7 +20,7 @@ from workers.common.media import probe
 from workers.common.segments import SegmentShipper
 from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
 from workers.common.states import FINALIZING, OWNED, Status
-from workers.common.store import TaskRecord, TaskStore, now_s
+from workers.common.store import TaskRecord, TaskStore, Write, now_s
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class Finalizer:
             status=status,
             **fields,
         )
-        if outcome == "stale":
+        if outcome is Write.STALE:
             raise Fenced(self.ctx.task_id)
 
 
@@ -208,7 +208,7 @@ def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> 
         finish_time=now,
         **({} if "stop_time" in record.times else {"stop_time": now}),
     )
-    if outcome != "ok":
+    if outcome is not Write.OK:
         return f"not ended: {outcome}"
     store.retire(record.task_id, record.service, get_settings().record_ttl_s)
     return f"finished with {failure.code}"

@@ -35,7 +35,7 @@ from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.base import rebuild
 from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
 from workers.common.storage import intermediate
-from workers.common.store import Command, TaskRecord, TaskStore, default_store, now_s
+from workers.common.store import Command, TaskRecord, TaskStore, Write, default_store, now_s
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class TaskRunner:
             outcome = self.store.advance(task_id, self.record.epoch, capture_since=since)
         except ServiceUnavailable:
             return  # only a figure: the recording goes on
-        if outcome == "stale":
+        if outcome is Write.STALE:
             raise Fenced(task_id)
 
     def _begin(self) -> bool:
@@ -212,9 +212,9 @@ class TaskRunner:
             start_time=now_s(),
             capture_since=round(time.time(), 2),
         )
-        if outcome == "stale":
+        if outcome is Write.STALE:
             raise Fenced(self.record.task_id)
-        return outcome == "ok"  # "state:canceled": a Stop came first
+        return outcome is Write.OK  # WRONG_STATE: a Stop came first (canceled)
 
     def _loop(self, paused: bool) -> EndReason:
         limit = self.session.max_duration_s()
