@@ -197,7 +197,8 @@ class TaskStore:
         ]
         # Listed newest first to the millisecond: two Starts in one second keep their order.
         listed_at = f"{time.time():.3f}"
-        argv = [task_id, listed_at, max_active, "1" if unique_key else "0", *flat]
+        unique = "1" if unique_key else "0"
+        argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *flat]
         outcome, holder = decode_admission(self._call(self._create, keys, argv))
         if outcome is Admission.AT_LIMIT:
             raise LimitExceeded(
@@ -326,8 +327,7 @@ class TaskStore:
     def bump_epoch(self, task_id: str) -> int:
         """The next epoch for a task no worker holds (reconciler, hand-over), or a NoEpoch."""
         keys = [sub_key(task_id, "lease"), task_key(task_id)]
-        owned = ",".join(sorted(s.value for s in OWNED | {Status.NORMAL}))
-        return decode_epoch(self._call(self._bump_epoch, keys, [owned]))
+        return decode_epoch(self._call(self._bump_epoch, keys, [_states(OWNED | {Status.NORMAL})]))
 
     def unstarted(self, service: str, before: float) -> list[tuple[str, bool]]:
         """Tasks of ``service`` no worker ever claimed, still waiting to start, queued (or
@@ -369,7 +369,7 @@ class TaskStore:
         if status is not None:
             mapping["status"] = status.value
         flat = [item for pair in mapping.items() for item in pair]
-        allowed = ",".join(sorted(s.value for s in expect)) if expect else ""
+        allowed = _states(expect) if expect else ""
         return decode_write(
             self._call(self._fenced_hset, [task_key(task_id)], [str(epoch), allowed, *flat])
         )
@@ -474,6 +474,11 @@ class TaskStore:
             return call()
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+
+def _states(states: frozenset[Status]) -> str:
+    """A set of states as the Lua scripts take it: comma-separated."""
+    return ",".join(sorted(state.value for state in states))
 
 
 def _compact(value: Any) -> str:

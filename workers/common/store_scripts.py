@@ -5,7 +5,7 @@ answer into its outcome enums, in one place each, and nothing else reads them.
 """
 
 # Admit a new task -> 'ok' | 'limit' (the service is full) | 'dup:<holder>' (the
-# one-at-a-time key is held by a live task).
+# one-at-a-time key is held by a task not in ARGV[5], the terminal states).
 CREATE = """
 local max_active = tonumber(ARGV[3])
 if max_active > 0 and redis.call('SCARD', KEYS[4]) >= max_active then return 'limit' end
@@ -13,11 +13,12 @@ if ARGV[4] == '1' then
   local holder = redis.call('GET', KEYS[5])
   if holder then
     local st = redis.call('HGET', 'capstan:task:' .. holder, 'status')
-    if st and st ~= 'finished' and st ~= 'canceled' then return 'dup:' .. holder end
+    local ended = string.find(',' .. ARGV[5] .. ',', ',' .. tostring(st) .. ',', 1, true)
+    if st and not ended then return 'dup:' .. holder end
   end
   redis.call('SET', KEYS[5], ARGV[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
