@@ -16,9 +16,8 @@ log = logging.getLogger("capstan.dispatcher")
 
 # Errors Flask/werkzeug raise before our code runs (unknown route, wrong method, too big).
 _HTTP_CODES = {
-    404: Code.NOT_FOUND,
-    405: Code.METHOD_NOT_ALLOWED,
-    413: Code.PAYLOAD_TOO_LARGE,
+    HTTP_STATUS[code]: code
+    for code in (Code.NOT_FOUND, Code.METHOD_NOT_ALLOWED, Code.PAYLOAD_TOO_LARGE)
 }
 
 
