@@ -10,15 +10,14 @@ from typing import Any
 from flask import Flask, Response, current_app, g
 from werkzeug.exceptions import HTTPException
 
-from workers.common.errors import HTTP_STATUS, CapstanError
+from workers.common.errors import HTTP_STATUS, CapstanError, Code
 
 log = logging.getLogger("capstan.dispatcher")
 
 # Errors Flask/werkzeug raise before our code runs (unknown route, wrong method, too big).
 _HTTP_CODES = {
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    413: "PayloadTooLarge",
+    HTTP_STATUS[code]: code
+    for code in (Code.NOT_FOUND, Code.METHOD_NOT_ALLOWED, Code.PAYLOAD_TOO_LARGE)
 }
 
 
@@ -44,7 +43,7 @@ def _capstan_error(exc: CapstanError) -> Response:
 
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    code = _HTTP_CODES.get(status, "InvalidParam" if status < 500 else "InternalError")
+    code = _HTTP_CODES.get(status, Code.INVALID_PARAM if status < 500 else Code.INTERNAL_ERROR)
     message = exc.description or exc.name
     if status == 413:
         message = f"request body larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
@@ -54,7 +53,7 @@ def _http_error(exc: HTTPException) -> Response:
 def _bug(exc: Exception) -> Response:
     log.exception("unhandled error (request %s)", request_id())
     message = "internal error; the farm's log has the details under this RequestID"
-    return error_response("InternalError", message, HTTP_STATUS["InternalError"])
+    return error_response(Code.INTERNAL_ERROR, message, HTTP_STATUS[Code.INTERNAL_ERROR])
 
 
 def register_error_handlers(app: Flask) -> None:

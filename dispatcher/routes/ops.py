@@ -8,6 +8,7 @@ from dispatcher import metrics, openapi
 from dispatcher.answers import Health
 from dispatcher.farm import farm
 from dispatcher.responses import error_response, json_response
+from workers.common.errors import HTTP_STATUS, Code
 
 bp = Blueprint("ops", __name__)
 
@@ -20,7 +21,9 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     if not farm().store.ping():
-        return error_response("ServiceUnavailable", "Redis does not answer", 503)
+        return error_response(
+            Code.SERVICE_UNAVAILABLE, "Redis does not answer", HTTP_STATUS[Code.SERVICE_UNAVAILABLE]
+        )
     return json_response(Health(ok=True).dump())
 
 

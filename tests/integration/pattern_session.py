@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from workers.common import ffmpeg, transcode
-from workers.common.errors import FarmFault
+from workers.common.errors import Code, FarmFault
 from workers.common.process import ManagedProcess
 from workers.common.session import Destination, EndReason, Session
 from workers.common.specs.base import Spec
@@ -58,7 +58,7 @@ class PatternSession(Session[PatternSpec]):
 
     def poll(self) -> EndReason | None:
         if self.proc is not None and not self.proc.alive:
-            raise FarmFault(str(self.proc.failure("test pattern ffmpeg died")), "RecordFailed")
+            raise FarmFault(str(self.proc.failure("test pattern ffmpeg died")), Code.RECORD_FAILED)
         return None
 
     def max_duration_s(self) -> float | None:

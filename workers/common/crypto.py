@@ -20,13 +20,13 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from config.settings import get_settings
-from workers.common.errors import TaskFailure
+from workers.common.errors import Code, TaskFailure
 
 
 class SecretsUnreadable(TaskFailure):
     """A record's secrets were sealed with a key this machine does not have."""
 
-    code = "SecretsUnreadable"
+    code = Code.SECRETS_UNREADABLE
 
     def __init__(self) -> None:
         super().__init__(

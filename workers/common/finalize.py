@@ -14,13 +14,13 @@ from typing import Any
 from config.settings import get_settings
 from workers.common.callback import RetryPolicy, deliver, failure_message
 from workers.common.describe import describe
-from workers.common.errors import TaskFailure
+from workers.common.errors import Code, Fenced, TaskFailure
 from workers.common.lease import LeaseKeeper
 from workers.common.media import probe
-from workers.common.segments import Fenced, SegmentShipper
+from workers.common.segments import SegmentShipper
 from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
 from workers.common.states import FINALIZING, OWNED, Status
-from workers.common.store import TaskRecord, TaskStore, now_s
+from workers.common.store import TaskRecord, TaskStore, Write, now_s
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +68,28 @@ class Finalizer:
             segments = self.shipper.fetch_all()
             if not segments:
                 if not self.error_code:
-                    self._fail("NoMediaRecorded", "nothing was recorded: no segment was closed")
+                    self._fail(
+                        Code.NO_MEDIA_RECORDED, "nothing was recorded: no segment was closed"
+                    )
                 return []
             out_dir.mkdir(parents=True, exist_ok=True)
             self.ctx.record = self.ctx.store.get(self.ctx.task_id)  # StopTime names files
             outputs = self.session.transcode(segments, out_dir)
         except TaskFailure as exc:
-            self._fail(exc.code or "TranscodeFailed", f"transcoding failed: {exc}")
+            self._fail(exc.code or Code.TRANSCODE_FAILED, f"transcoding failed: {exc}")
             return []
         except Exception as exc:
             log.exception("task %s: transcode failed", self.ctx.task_id)
-            self._fail("TranscodeFailed", f"transcoding failed: {exc}")
+            self._fail(Code.TRANSCODE_FAILED, f"transcoding failed: {exc}")
             return []
         self._advance(Status.UPLOAD)
         try:
             files = self._upload_with_retries(outputs)
         except Exception as exc:
             log.warning("task %s: upload failed: %s", self.ctx.task_id, exc)
-            self._fail("UploadFailed", f"writing to storage failed: {exc}; the recording is kept")
+            self._fail(
+                Code.UPLOAD_FAILED, f"writing to storage failed: {exc}; the recording is kept"
+            )
             return []
         self.shipper.discard_intermediate()
         return files
@@ -132,7 +136,7 @@ class Finalizer:
             should_stop=self.keeper.lost.is_set,
         )
         if not delivery.ok and not self.error_code:
-            self._fail("CallbackFailed", failure_message(delivery))
+            self._fail(Code.CALLBACK_FAILED, failure_message(delivery))
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -157,7 +161,7 @@ class Finalizer:
             status=status,
             **fields,
         )
-        if outcome == "stale":
+        if outcome is Write.STALE:
             raise Fenced(self.ctx.task_id)
 
 
@@ -204,7 +208,7 @@ def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> 
         finish_time=now,
         **({} if "stop_time" in record.times else {"stop_time": now}),
     )
-    if outcome != "ok":
+    if outcome is not Write.OK:
         return f"not ended: {outcome}"
     store.retire(record.task_id, record.service, get_settings().record_ttl_s)
     return f"finished with {failure.code}"

@@ -17,7 +17,7 @@ from config.settings import SERVICES, get_settings
 from workers.common.errors import CapstanError
 from workers.common.services import get_service
 from workers.common.states import Action
-from workers.common.store import TaskStore, default_store
+from workers.common.store import NoEpoch, TaskStore, default_store
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def _orphans(store: TaskStore) -> list[str]:
     requeued = []
     for task_id in store.owned_tasks():
         epoch = store.bump_epoch(task_id)
-        if epoch == -2:
+        if epoch == NoEpoch.GONE:
             store.forget_owned(task_id)  # gone or terminal
         elif epoch > 0:
             record = store.get(task_id)

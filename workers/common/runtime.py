@@ -18,16 +18,24 @@ from typing import Any
 from config.settings import get_settings
 from workers.common import crypto
 from workers.common.drain import draining
-from workers.common.errors import CapstanError, FarmFault, ServiceUnavailable, TaskFailure
+from workers.common.errors import (
+    CapstanError,
+    Code,
+    FarmFault,
+    Fenced,
+    HandedBack,
+    ServiceUnavailable,
+    TaskFailure,
+)
 from workers.common.finalize import Finalizer, end_unopened
 from workers.common.lease import LeaseKeeper
-from workers.common.segments import Fenced, SegmentShipper
+from workers.common.segments import SegmentShipper
 from workers.common.services import get_service
 from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.base import rebuild
 from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
 from workers.common.storage import intermediate
-from workers.common.store import Command, TaskRecord, TaskStore, default_store, now_s
+from workers.common.store import Command, TaskRecord, TaskStore, Write, default_store, now_s
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +46,6 @@ def free_disk_mb(path: Path) -> int:
     path.mkdir(parents=True, exist_ok=True)
     stats = os.statvfs(path)
     return stats.f_bavail * stats.f_frsize // (1024 * 1024)
-
-
-class HandedBack(Exception):
-    """The worker is draining: the task went back to the queue with the next epoch."""
 
 
 def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | None = None) -> str:
@@ -133,7 +137,7 @@ class TaskRunner:
             return None, failure
         except Exception as exc:
             log.exception("task %s: unexpected error while capturing", self.record.task_id)
-            return None, TaskFailure(f"internal error while recording: {exc}", "InternalError")
+            return None, TaskFailure(f"internal error while recording: {exc}", Code.INTERNAL_ERROR)
         finally:
             self._stop_capture()
 
@@ -186,14 +190,14 @@ class TaskRunner:
             outcome = self.store.advance(task_id, self.record.epoch, capture_since=since)
         except ServiceUnavailable:
             return  # only a figure: the recording goes on
-        if outcome == "stale":
+        if outcome is Write.STALE:
             raise Fenced(task_id)
 
     def _begin(self) -> bool:
         """Wait for ManualStart if asked, start, and move normal -> capturing."""
         free_mb = free_disk_mb(self.ctx.work_dir)
         if free_mb < self.settings.min_free_disk_mb:
-            raise FarmFault(f"the worker's disk is full ({free_mb} MB free)", "DiskFull")
+            raise FarmFault(f"the worker's disk is full ({free_mb} MB free)", Code.DISK_FULL)
         while not self.session.wait_for_start():
             self._check_ownership()
             command = self.store.next_command(self.record.task_id, self.settings.control_poll_s)
@@ -208,9 +212,9 @@ class TaskRunner:
             start_time=now_s(),
             capture_since=round(time.time(), 2),
         )
-        if outcome == "stale":
+        if outcome is Write.STALE:
             raise Fenced(self.record.task_id)
-        return outcome == "ok"  # "state:canceled": a Stop came first
+        return outcome is Write.OK  # WRONG_STATE: a Stop came first (canceled)
 
     def _loop(self, paused: bool) -> EndReason:
         limit = self.session.max_duration_s()
@@ -259,7 +263,7 @@ class TaskRunner:
         if free_mb >= self.settings.min_free_disk_mb:
             return None
         message = f"the worker's disk is almost full ({free_mb} MB free): recording ended early"
-        return EndReason("disk full", "DiskFull", message)
+        return EndReason("disk full", Code.DISK_FULL, message)
 
     def _apply(self, action: Action, paused: bool) -> bool:
         try:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workers.common.errors import FarmFault
+from workers.common.errors import Code, FarmFault, Fenced
 from workers.common.ffmpeg import Ends
 from workers.common.media import stream_ends
 from workers.common.session import TaskContext
@@ -33,10 +33,6 @@ SEGMENTS_LOST = (
     "several machines set CAPSTAN_INTERMEDIATE_STORAGE=s3, or CAPSTAN_INTERMEDIATE_DIR to a "
     "directory every worker shares"
 )
-
-
-class Fenced(Exception):
-    """Another worker owns the task now (its epoch is newer): stop writing at once."""
 
 
 class SegmentShipper:
@@ -144,7 +140,9 @@ class SegmentShipper:
                 try:
                     self.storage.get(item["key"], local)
                 except FileNotFoundError:
-                    raise FarmFault(SEGMENTS_LOST.format(key=item["key"]), "SegmentsLost") from None
+                    raise FarmFault(
+                        SEGMENTS_LOST.format(key=item["key"]), Code.SEGMENTS_LOST
+                    ) from None
             paths.append(local)
         return paths
 

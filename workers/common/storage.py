@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from config.settings import Settings
 from workers.common import filelinks
-from workers.common.errors import FarmFault, TaskFailure, UserFault
+from workers.common.errors import Code, FarmFault, TaskFailure, UserFault
 
 
 class Storage(Protocol):
@@ -141,8 +141,8 @@ def _storage_fault(verb: str, bucket: str, exc: Exception) -> TaskFailure:
     message = f"could not {verb} bucket {bucket}: {exc}"
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if 400 <= int(status or 0) < 500:
-        return UserFault(message, code="UploadFailed")
-    return FarmFault(message, code="UploadFailed")
+        return UserFault(message, code=Code.UPLOAD_FAILED)
+    return FarmFault(message, code=Code.UPLOAD_FAILED)
 
 
 def default_output(settings: Settings) -> Storage:

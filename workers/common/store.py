@@ -21,12 +21,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import redis
 
+from workers.common import store_scripts as lua
 from workers.common.errors import InvalidState, LimitExceeded, ServiceUnavailable, TaskNotFound
-from workers.common.states import OWNED, Action, Status, refusal
+from workers.common.states import OWNED, TERMINAL, Action, Status, refusal, target
 
 log = logging.getLogger(__name__)
 
@@ -46,95 +48,60 @@ ALL_INDEX = f"{PREFIX}:tasks"
 
 _TIMES = ("create_time", "start_time", "stop_time", "cancel_time", "finish_time")
 
-_CREATE = """
-local max_active = tonumber(ARGV[3])
-if max_active > 0 and redis.call('SCARD', KEYS[4]) >= max_active then return 'limit' end
-if ARGV[4] == '1' then
-  local holder = redis.call('GET', KEYS[5])
-  if holder then
-    local st = redis.call('HGET', 'capstan:task:' .. holder, 'status')
-    if st and st ~= 'finished' and st ~= 'canceled' then return 'dup:' .. holder end
-  end
-  redis.call('SET', KEYS[5], ARGV[1])
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-return 'ok'
-"""
 
-# Worker writes are fenced by epoch: a worker whose epoch is stale writes nothing.
-_FENCED_HSET = """
-local cur = redis.call('HMGET', KEYS[1], 'epoch', 'status')
-if cur[1] ~= ARGV[1] then return 'stale' end
-if ARGV[2] ~= '' then
-  local ok = false
-  for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur[2] then ok = true end end
-  if not ok then return 'state:' .. tostring(cur[2]) end
-end
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-return 'ok'
-"""
+# What the Lua scripts answered, decoded once, here (they answer words and numbers).
 
-_FENCED_RPUSH = """
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
-return redis.call('RPUSH', KEYS[2], ARGV[2])
-"""
 
-# Append after the ``known`` entries the worker listed. Fewer stored means the store lost
-# its newest writes (a failover to a replica that had not got them, an AOF fsync window):
-# 'lost' and how many are left, so that the worker lists the lost ones again, in order.
-# More stored, ending with this entry: a retried call that had already appended.
-_FENCED_APPEND = """
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return {'stale', 0} end
-local have = redis.call('LLEN', KEYS[2])
-local known = tonumber(ARGV[2])
-if have < known then return {'lost', have} end
-if have > known and redis.call('LINDEX', KEYS[2], -1) == ARGV[#ARGV] then
-  return {'ok', have}
-end
-redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
-return {'ok', have}
-"""
+class Admission(StrEnum):
+    ADMITTED = "ok"
+    AT_LIMIT = "limit"  # the service runs its most tasks already
+    DUPLICATE = "dup"  # a live task holds the one-at-a-time key
 
-_LEASE_TAKE = """
-if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return 0 end
-if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
-  redis.call('SADD', KEYS[3], ARGV[4])
-  return 1
-end
-return 0
-"""
 
-_LEASE_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
+class Write(StrEnum):
+    """What a fenced write did."""
 
-_LEASE_DROP = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+    OK = "ok"
+    STALE = "stale"  # another worker (a newer epoch) owns the task: nothing written
+    WRONG_STATE = "state"  # the task is in none of the expected states: nothing written
 
-# The task's record is still there (not lost to a failover): mark it queued, a write that
-# WAIT then covers, with every write this master took before it (the queue message too).
-_MARK_QUEUED = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'queued', ARGV[1])
-return 1
-"""
 
-# Next epoch for a task nobody holds; -1 held, -2 nothing to do (gone or terminal).
-_BUMP_EPOCH = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-local st = redis.call('HGET', KEYS[2], 'status')
-if not st then return -2 end
-for s in string.gmatch(ARGV[1], '[^,]+') do
-  if s == st then return redis.call('HINCRBY', KEYS[2], 'epoch', 1) end
-end
-return -2
-"""
+class Append(StrEnum):
+    OK = "ok"  # appended (or a retried call had appended it already)
+    STALE = "stale"  # another worker owns the task: nothing appended
+    LOST = "lost"  # the store lost entries the worker listed: list them again
+
+
+class NoEpoch(IntEnum):
+    """bump_epoch when there is no next epoch to run the task with."""
+
+    HELD = -1  # a worker holds the lease
+    GONE = -2  # no record, or in no state a worker runs
+
+
+def decode_admission(reply: str) -> tuple[Admission, str]:
+    """The outcome of CREATE, and the TaskID holding the key when DUPLICATE."""
+    outcome, _, holder = reply.partition(":")
+    return Admission(outcome), holder
+
+
+def decode_write(reply: str) -> Write:
+    return Write(reply.partition(":")[0])  # 'state:<status>'
+
+
+def decode_append(reply: list[Any]) -> tuple[Append, int]:
+    """The outcome of FENCED_APPEND, and how many entries were stored before."""
+    outcome, have = reply
+    return Append(outcome), int(have)
+
+
+def decode_pushed(reply: int) -> bool:
+    return int(reply) > 0  # -1: stale
+
+
+def decode_epoch(reply: int) -> int:
+    """The next epoch, or a NoEpoch (negative)."""
+    return NoEpoch(reply) if int(reply) < 0 else int(reply)
 
 
 @dataclass
@@ -187,14 +154,14 @@ def new_task_id() -> str:
 class TaskStore:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
-        self._create = client.register_script(_CREATE)
-        self._fenced_hset = client.register_script(_FENCED_HSET)
-        self._fenced_rpush = client.register_script(_FENCED_RPUSH)
-        self._fenced_append = client.register_script(_FENCED_APPEND)
-        self._lease_take = client.register_script(_LEASE_TAKE)
-        self._lease_renew = client.register_script(_LEASE_RENEW)
-        self._lease_drop = client.register_script(_LEASE_DROP)
-        self._bump_epoch = client.register_script(_BUMP_EPOCH)
+        self._create = client.register_script(lua.CREATE)
+        self._fenced_hset = client.register_script(lua.FENCED_HSET)
+        self._fenced_rpush = client.register_script(lua.FENCED_RPUSH)
+        self._fenced_append = client.register_script(lua.FENCED_APPEND)
+        self._lease_take = client.register_script(lua.LEASE_TAKE)
+        self._lease_renew = client.register_script(lua.LEASE_RENEW)
+        self._lease_drop = client.register_script(lua.LEASE_DROP)
+        self._bump_epoch = client.register_script(lua.BUMP_EPOCH)
 
     # ---- the dispatcher's side -------------------------------------------------------
 
@@ -230,14 +197,14 @@ class TaskStore:
         ]
         # Listed newest first to the millisecond: two Starts in one second keep their order.
         listed_at = f"{time.time():.3f}"
-        argv = [task_id, listed_at, max_active, "1" if unique_key else "0", *flat]
-        outcome = self._call(self._create, keys, argv)
-        if outcome == "limit":
+        unique = "1" if unique_key else "0"
+        argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *flat]
+        outcome, holder = decode_admission(self._call(self._create, keys, argv))
+        if outcome is Admission.AT_LIMIT:
             raise LimitExceeded(
                 f"{service} already runs {max_active} tasks, the farm's limit; retry later"
             )
-        if outcome.startswith("dup:"):
-            holder = outcome[4:]
+        if outcome is Admission.DUPLICATE:
             raise InvalidState(
                 f"this user already has a running {service} task in this room, {holder}; "
                 "Stop it first"
@@ -258,7 +225,7 @@ class TaskStore:
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
         try:
-            conn.send_command("EVAL", _MARK_QUEUED, 1, task_key(task_id), str(now_s()))
+            conn.send_command("EVAL", lua.MARK_QUEUED, 1, task_key(task_id), str(now_s()))
             kept = conn.read_response()
             conn.send_command("WAIT", replicas, int(timeout_s * 1000))
             acked = int(conn.read_response())
@@ -292,7 +259,7 @@ class TaskStore:
         return record
 
     def control(self, task_id: str, service: str, action: Action, capturing: Status) -> TaskRecord:
-        """Check the state table, move the state, post the command: atomically."""
+        """Check the state table, apply its move, post the command: atomically."""
         key = task_key(task_id)
 
         def apply(pipe: redis.client.Pipeline) -> None:
@@ -303,19 +270,19 @@ class TaskStore:
             why = refusal(action, status, data.get("stop_requested") == "1")
             if why:
                 raise InvalidState(why)
-            now = str(now_s())
+            moved = target(action, status, capturing)
+            fields: dict[str | bytes, str] = {} if moved is None else {"status": moved.value}
+            if action is Action.STOP:
+                fields["cancel_time"] = str(now_s())
+                if moved is None:  # live: the worker ends it with its recording
+                    fields["stop_requested"] = "1"
             pipe.multi()
-            if action is Action.STOP and status is Status.NORMAL:
-                # Not started: nothing to record, it ends here. A worker that holds it
-                # (e.g. waiting for ManualStart) sees the command and the state.
-                pipe.hset(key, mapping={"status": "canceled", "cancel_time": now})
+            if fields:
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            if moved in TERMINAL:
+                # A worker that holds it (e.g. waiting for ManualStart) sees the command
+                # and the state.
                 self._retire(pipe, task_id, service, data.get("unique_key", ""))
-            elif action is Action.STOP:
-                pipe.hset(key, mapping={"stop_requested": "1", "cancel_time": now})
-            elif action is Action.PAUSE:
-                pipe.hset(key, "status", Status.PAUSED.value)
-            elif action is Action.RESUME:
-                pipe.hset(key, "status", capturing.value)
             command = json.dumps({"action": action.value, "time": time.time()})
             pipe.rpush(sub_key(task_id, "control"), command)
 
@@ -358,10 +325,9 @@ class TaskStore:
         self._call(self._lease_drop, [sub_key(task_id, "lease")], [f"{epoch}:{holder}"])
 
     def bump_epoch(self, task_id: str) -> int:
-        """The next epoch for a task no worker holds (reconciler, hand-over); <0 if none."""
+        """The next epoch for a task no worker holds (reconciler, hand-over), or a NoEpoch."""
         keys = [sub_key(task_id, "lease"), task_key(task_id)]
-        owned = ",".join(sorted(s.value for s in OWNED | {Status.NORMAL}))
-        return int(self._call(self._bump_epoch, keys, [owned]))
+        return decode_epoch(self._call(self._bump_epoch, keys, [_states(OWNED | {Status.NORMAL})]))
 
     def unstarted(self, service: str, before: float) -> list[tuple[str, bool]]:
         """Tasks of ``service`` no worker ever claimed, still waiting to start, queued (or
@@ -397,14 +363,16 @@ class TaskStore:
         expect: frozenset[Status] | None = None,
         status: Status | None = None,
         **fields: Any,
-    ) -> str:
-        """Fenced HSET: 'ok', 'stale' (another worker owns the task) or 'state:<s>'."""
+    ) -> Write:
+        """Fenced HSET; only if the task is in one of ``expect`` (when given)."""
         mapping = {k: _encode(v) for k, v in fields.items()}
         if status is not None:
             mapping["status"] = status.value
         flat = [item for pair in mapping.items() for item in pair]
-        allowed = ",".join(sorted(s.value for s in expect)) if expect else ""
-        return str(self._call(self._fenced_hset, [task_key(task_id)], [str(epoch), allowed, *flat]))
+        allowed = _states(expect) if expect else ""
+        return decode_write(
+            self._call(self._fenced_hset, [task_key(task_id)], [str(epoch), allowed, *flat])
+        )
 
     def add_segment(
         self,
@@ -418,20 +386,20 @@ class TaskStore:
         keys = [task_key(task_id), sub_key(task_id, "segments")]
         if listed is None:
             argv = [str(epoch), _compact(segment)]
-            return int(self._call(self._fenced_rpush, keys, argv)) > 0
+            return decode_pushed(self._call(self._fenced_rpush, keys, argv))
         known, entries = len(listed), [segment]
         for _ in range(3):
             argv = [str(epoch), str(known), *(_compact(entry) for entry in entries)]
-            outcome, have = self._call(self._fenced_append, keys, argv)
-            if outcome != "lost":
-                return bool(outcome == "ok")
+            outcome, have = decode_append(self._call(self._fenced_append, keys, argv))
+            if outcome is not Append.LOST:
+                return outcome is Append.OK
             log.warning(
                 "task %s: the task store lost %d listed segment(s) (a Redis failover or "
                 "restart); listing them again",
                 task_id,
-                known - int(have),
+                known - have,
             )
-            known, entries = int(have), [*listed[int(have) :], segment]
+            known, entries = have, [*listed[have:], segment]
         raise ServiceUnavailable(f"task {task_id}: the segment list keeps changing; retry")
 
     def segments(self, task_id: str) -> list[dict[str, Any]]:
@@ -506,6 +474,11 @@ class TaskStore:
             return call()
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+
+def _states(states: frozenset[Status]) -> str:
+    """A set of states as the Lua scripts take it: comma-separated."""
+    return ",".join(sorted(state.value for state in states))
 
 
 def _compact(value: Any) -> str:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from config.settings import get_settings
 from workers.common import ffmpeg
-from workers.common.errors import FarmFault
+from workers.common.errors import Code, FarmFault
 
 
 def _run(argv: list[str], what: str) -> None:
     done = subprocess.run(argv, capture_output=True, timeout=3600, check=False)
     if done.returncode != 0:
         tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-4:])
-        raise FarmFault(f"{what} failed (exit {done.returncode}): {tail}", "TranscodeFailed")
+        raise FarmFault(f"{what} failed (exit {done.returncode}): {tail}", Code.TRANSCODE_FAILED)
 
 
 def _concat_args(segments: list[Path], out: Path, timeline: bool) -> list[str]:

@@ -16,16 +16,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from workers.common.errors import FarmFault, UserFault
+from workers.common.errors import Code, FarmFault, UserFault
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 from workers.panorama.proxy import ERROR_HEADER
 
 log = logging.getLogger(__name__)
-
-PAGE_LOAD_FAILED = "PageLoadFailed"
-BROWSER_CRASHED = "BrowserCrashed"
-BROWSER_HUNG = "BrowserHung"
 
 
 # The profile's preferences: no "Translate this page?" bubble over a page written in another
@@ -107,7 +103,9 @@ class Browser:
                 handle_sighup=False,
             )
         except Exception as exc:
-            raise FarmFault(f"Chromium did not start: {_first_line(exc)}", BROWSER_CRASHED) from exc
+            raise FarmFault(
+                f"Chromium did not start: {_first_line(exc)}", Code.BROWSER_CRASHED
+            ) from exc
         self._context.on("close", lambda *_: self._gone("the browser closed or crashed"))
         self._context.expose_function("startRecord", self.signals.start_record)
         self._context.expose_function("stopRecord", self.signals.stop_record)
@@ -139,15 +137,15 @@ class Browser:
         try:
             response = self._page.goto(url, wait_until="load", timeout=timeout_s * 1000)
         except Exception as exc:
-            raise UserFault(load_failure(url, exc, timeout_s), PAGE_LOAD_FAILED) from exc
+            raise UserFault(load_failure(url, exc, timeout_s), Code.PAGE_LOAD_FAILED) from exc
         refused = response.headers.get(ERROR_HEADER.lower()) if response is not None else None
         if refused:  # the page proxy answered: refused by the URL policy, or unreachable
             why = f" ({refused})" if refused.startswith("net::") else f": {refused}"
-            raise UserFault(f"RecordURL {url} could not be loaded{why}", PAGE_LOAD_FAILED)
+            raise UserFault(f"RecordURL {url} could not be loaded{why}", Code.PAGE_LOAD_FAILED)
         if response is not None and response.status >= 400:
             raise UserFault(
                 f"RecordURL {url} answered HTTP {response.status} {response.status_text}".rstrip(),
-                PAGE_LOAD_FAILED,
+                Code.PAGE_LOAD_FAILED,
             )
 
     def reload(self, timeout_s: float) -> None:

@@ -10,11 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.common.errors import FarmFault
+from workers.common.errors import Code, FarmFault
 from workers.common.ffmpeg import SegmentRun
 from workers.common.process import ManagedProcess
 
-RECORD_FAILED = "RecordFailed"
 _TAIL_BYTES = 2048  # two progress blocks: the file grows all recording long, read its end
 
 
@@ -76,7 +75,7 @@ class CaptureRun:
             self.proc.wait_ready(self._writing, timeout_s=timeout_s)
         except Exception as exc:
             self.close()
-            raise FarmFault(f"screen capture did not start: {exc}", RECORD_FAILED) from exc
+            raise FarmFault(f"screen capture did not start: {exc}", Code.RECORD_FAILED) from exc
         self._last_growth = time.monotonic()
         return self
 
@@ -92,13 +91,15 @@ class CaptureRun:
         """Raise RecordFailed when ffmpeg died or its output stopped advancing."""
         if not self.proc.alive:
             died = self.proc.failure("screen capture (ffmpeg) stopped")
-            raise FarmFault(str(died), RECORD_FAILED)
+            raise FarmFault(str(died), Code.RECORD_FAILED)
         figures = self.figures()
         now = time.monotonic()
         if figures.out_time_s > self._last_out_time:
             self._last_out_time, self._last_growth = figures.out_time_s, now
         elif now - self._last_growth > stall_s:
-            raise FarmFault(f"screen capture stalled: no media for {stall_s:.0f}s", RECORD_FAILED)
+            raise FarmFault(
+                f"screen capture stalled: no media for {stall_s:.0f}s", Code.RECORD_FAILED
+            )
         return figures
 
     def stop(self) -> None:

@@ -21,19 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from workers.common import urlpolicy
-from workers.common.errors import FarmFault, UserFault
+from workers.common.errors import Code, FarmFault, UserFault
 from workers.common.media import stream_ends
 from workers.common.session import Destination, EndReason, Session, TaskContext
 from workers.common.specs.panorama import PanoramaStart
 from workers.panorama import builders, output
-from workers.panorama.browser import BROWSER_CRASHED, BROWSER_HUNG, PAGE_LOAD_FAILED, Browser
+from workers.panorama.browser import Browser
 from workers.panorama.builders import Frame
 from workers.panorama.capture import CaptureRun, Figures
 from workers.panorama.stack import BrowserStack
 
 log = logging.getLogger(__name__)
 
-MANUAL_START_TIMEOUT = "ManualStartTimeout"
 CAPTURE_READY_S = 15.0
 LIVENESS_EVERY_S = 2.0  # how often a recording page is asked to run a trivial script
 LIVENESS_TIMEOUT_S = 2.0  # how long one such question may take
@@ -71,7 +70,7 @@ class PanoramaSession(Session[PanoramaStart]):
         if time.monotonic() - self._waiting_since > limit:
             raise UserFault(
                 f"ManualStart: the page did not call window.startRecord() within {limit:.0f}s",
-                MANUAL_START_TIMEOUT,
+                Code.MANUAL_START_TIMEOUT,
             )
         return False
 
@@ -151,7 +150,9 @@ class PanoramaSession(Session[PanoramaStart]):
         try:
             urlpolicy.check(self.spec.RecordURL, self.ctx.settings.url_allowlist)
         except urlpolicy.UrlRefused as exc:
-            raise UserFault(f"RecordURL {self.spec.RecordURL} {exc}", PAGE_LOAD_FAILED) from exc
+            raise UserFault(
+                f"RecordURL {self.spec.RecordURL} {exc}", Code.PAGE_LOAD_FAILED
+            ) from exc
 
     def _begin_run(self) -> None:
         assert self.stack is not None and self.stack.display is not None
@@ -188,7 +189,7 @@ class PanoramaSession(Session[PanoramaStart]):
             return
         broken = self.stack.failure()
         if broken:
-            raise FarmFault(f"{broken}; what was recorded before is kept", BROWSER_CRASHED)
+            raise FarmFault(f"{broken}; what was recorded before is kept", Code.BROWSER_CRASHED)
 
     def _raise_if_hung(self, browser: Browser) -> None:
         """BrowserHung when the page has not answered for stall_timeout_s: a frozen page
@@ -206,7 +207,7 @@ class PanoramaSession(Session[PanoramaStart]):
             raise FarmFault(
                 f"Chromium: the page stopped answering for {limit:.0f}s (hung); "
                 "what was recorded before is kept",
-                BROWSER_HUNG,
+                Code.BROWSER_HUNG,
             )
 
     def _measure_skew(self, capture: CaptureRun) -> None:

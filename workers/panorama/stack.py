@@ -9,9 +9,9 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from workers.common.errors import FarmFault
+from workers.common.errors import Code, FarmFault
 from workers.common.process import ProcessFailed
-from workers.panorama.browser import BROWSER_CRASHED, Browser
+from workers.panorama.browser import Browser
 from workers.panorama.builders import Frame
 from workers.panorama.display import AudioSink, Display
 from workers.panorama.proxy import PageProxy
@@ -37,7 +37,7 @@ class BrowserStack:
             self.proxy = PageProxy(self.allowlist).start()
         except (ProcessFailed, OSError) as exc:
             self.close()
-            raise FarmFault(f"browser stack did not start: {exc}", BROWSER_CRASHED) from exc
+            raise FarmFault(f"browser stack did not start: {exc}", Code.BROWSER_CRASHED) from exc
         try:
             self.browser = Browser(
                 self.chromium,

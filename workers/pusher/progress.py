@@ -14,7 +14,7 @@ import time
 import redis
 
 from config.settings import Settings
-from workers.common.errors import UserFault
+from workers.common.errors import Code, UserFault
 from workers.common.redis_client import store_redis
 from workers.common.specs.pusher import PusherStart
 
@@ -41,7 +41,7 @@ class ProgressStore:
             value = self.client.hget(self.key, "Position")
         except redis.RedisError as exc:
             raise UserFault(
-                f"the progress Redis cannot be read: {exc}", code="RedisUnavailable"
+                f"the progress Redis cannot be read: {exc}", code=Code.REDIS_UNAVAILABLE
             ) from exc
         if value is None:
             return None

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from workers.common import rooms
-from workers.common.errors import UserFault
+from workers.common.errors import Code, UserFault
 from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.pusher import PusherStart
 from workers.common.states import Status
@@ -25,7 +25,6 @@ from workers.pusher import builders
 from workers.pusher.progress import ProgressStore, progress_store
 from workers.pusher.push import Failure, PushRun, failure_of
 from workers.pusher.source import (
-    SOURCE_UNAVAILABLE,
     SourceFacts,
     keyframe_at,
     probe_source,
@@ -35,8 +34,6 @@ from workers.pusher.timeline import Passes, RunPlan
 
 log = logging.getLogger(__name__)
 
-PUBLISH_REFUSED = "PublishRefused"
-SOURCE_LOST = "SourceLost"
 END_TOLERANCE_S = 1.5  # a clean exit this close to the end is the end of the file
 RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0
 STALLED_STOP_GRACE_S = 1.0  # a hung ffmpeg answers neither 'q' nor signals: SIGKILL soon
@@ -141,7 +138,7 @@ class PusherSession(Session[PusherStart]):
                 raise UserFault(
                     f"SeekSecond {spec.SeekSecond:g} is beyond the end of videoSrc "
                     f"({duration:.1f}s)",
-                    code="InvalidParam",
+                    code=Code.INVALID_PARAM,
                 )
         if duration and position >= duration - END_TOLERANCE_S:
             position = 0.0  # a stored position at the very end: start over
@@ -189,7 +186,7 @@ class PusherSession(Session[PusherStart]):
             return
         raise UserFault(
             f"videoSrc {self.source.shown} could not be pushed: {failure.message}",
-            code=SOURCE_UNAVAILABLE,
+            code=Code.SOURCE_UNAVAILABLE,
         )
 
     # ---- while running ---------------------------------------------------------------
@@ -267,7 +264,7 @@ class PusherSession(Session[PusherStart]):
         if self.source.live:
             return EndReason(
                 "live source gone",
-                error_code=SOURCE_LOST,
+                error_code=Code.SOURCE_LOST,
                 error_message=(
                     f"the live source {self.source.shown} was gone for more than "
                     f"{idle_limit:.0f}s (MaxIdleTime){detail}"
@@ -275,7 +272,7 @@ class PusherSession(Session[PusherStart]):
             )
         raise UserFault(
             f"videoSrc {self.source.shown} could not be read for {idle_limit:.0f}s{detail}",
-            code=SOURCE_UNAVAILABLE,
+            code=Code.SOURCE_UNAVAILABLE,
         )
 
     # ---- bookkeeping -----------------------------------------------------------------
@@ -322,7 +319,7 @@ class PusherSession(Session[PusherStart]):
     def _refused(self, failure: Failure) -> UserFault:
         room = rooms.redact(self.room_url, self.user_sig)
         return UserFault(
-            f"the room refused the publish to {room}: {failure.message}", code=PUBLISH_REFUSED
+            f"the room refused the publish to {room}: {failure.message}", code=Code.PUBLISH_REFUSED
         )
 
     def _current(self, run: PushRun) -> float:

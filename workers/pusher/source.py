@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 
 from config.settings import Settings
 from workers.common import urlpolicy
-from workers.common.errors import UserFault
+from workers.common.errors import Code, UserFault
 from workers.common.storage import S3Storage, farm_s3
 from workers.pusher import builders
 from workers.pusher.builders import CodecPlan
 
-SOURCE_UNAVAILABLE = "SourceUnavailable"
 # A signed S3 link outlives any single run: runs restart it on Resume and on reconnects.
 S3_LINK_S = 12 * 3600
 
@@ -53,7 +52,7 @@ class Source:
                 return urlpolicy.final_url(self.shown, self.settings.url_allowlist)
             urlpolicy.check(self.shown, self.settings.url_allowlist, urlpolicy.MEDIA)
         except urlpolicy.UrlRefused as exc:
-            raise UserFault(f"videoSrc {self.shown} {exc}", code=SOURCE_UNAVAILABLE) from None
+            raise UserFault(f"videoSrc {self.shown} {exc}", code=Code.SOURCE_UNAVAILABLE) from None
         return self.shown
 
     def hide(self, text: str, url: str) -> str:
@@ -66,7 +65,7 @@ class Source:
         if not path.is_relative_to(root) or not path.is_file():
             raise UserFault(
                 f"videoSrc {self.shown}: no such file in the media directory",
-                code=SOURCE_UNAVAILABLE,
+                code=Code.SOURCE_UNAVAILABLE,
             )
         return path
 
@@ -96,7 +95,7 @@ def probe_source(source: Source, timeout_s: float) -> SourceFacts:
     except subprocess.TimeoutExpired:
         raise UserFault(
             f"videoSrc {source.shown} could not be read within {timeout_s:.0f}s",
-            code=SOURCE_UNAVAILABLE,
+            code=Code.SOURCE_UNAVAILABLE,
         ) from None
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -104,7 +103,7 @@ def probe_source(source: Source, timeout_s: float) -> SourceFacts:
         why = why.split(f"{url}: ", 1)[-1]  # "<url>: Server returned 404 Not Found"
         raise UserFault(
             f"videoSrc {source.shown} cannot be read: {source.hide(why, url)}",
-            code=SOURCE_UNAVAILABLE,
+            code=Code.SOURCE_UNAVAILABLE,
         )
     return facts_of(json.loads(done.stdout or b"{}"), source)
 
@@ -116,7 +115,7 @@ def facts_of(data: dict[str, object], source: Source) -> SourceFacts:
     audio = _first_codec(streams, "audio")
     if video is None and audio is None:
         raise UserFault(
-            f"videoSrc {source.shown} has neither video nor audio", code=SOURCE_UNAVAILABLE
+            f"videoSrc {source.shown} has neither video nor audio", code=Code.SOURCE_UNAVAILABLE
         )
     fmt = data.get("format") or {}
     assert isinstance(fmt, dict)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.common import rooms, transcode
-from workers.common.errors import UserFault
+from workers.common.errors import Code, UserFault
 from workers.common.process import ManagedProcess
 from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
 from workers.common.specs.recorder import RecorderStart
@@ -111,13 +111,13 @@ class RecorderSession(Session[RecorderStart]):
         self.ctx.end_run(pull.run)
         self.last_error = last_error(pull.process.tail(), self.url, self._sig)
         if why is RunEnd.NO_TRACK:
-            raise UserFault(self._no_track_message(), code="RecordFailed")
+            raise UserFault(self._no_track_message(), code=Code.RECORD_FAILED)
         if why is RunEnd.UNREACHABLE and not self.presence.ever_seen:
             # The host/port is wrong or down before anyone was recorded: configuration.
             raise UserFault(
                 f"recording failed: cannot reach the room backend at "
                 f"{rooms.redact(self.url, self._sig)}: {self.last_error}",
-                code="RoomBackendUnreachable",
+                code=Code.ROOM_BACKEND_UNREACHABLE,
             )
         if self.presence.present:
             log.info("task %s: user %s left (%s)", self.ctx.task_id, self.spec.UserId, why.value)
@@ -148,7 +148,7 @@ class RecorderSession(Session[RecorderStart]):
             f"recording failed: user {spec.UserId} never published in room {spec.room} "
             f"within MaxIdleTime ({spec.MaxIdleTime} s)"
         )
-        return EndReason("user never published", "UserNotPublished", message)
+        return EndReason("user never published", Code.USER_NOT_PUBLISHED, message)
 
     def _no_track_message(self) -> str:
         wanted = {"00": "audio (Mode 00)", "01": "video (Mode 01)"}.get(self.spec.Mode, "media")
@@ -172,7 +172,8 @@ class RecorderSession(Session[RecorderStart]):
         segments = [path for path in segments if path.stat().st_size > 0]
         if not segments:
             raise UserFault(
-                f"no media from user {self.spec.UserId} reached the recorder", "NoMediaRecorded"
+                f"no media from user {self.spec.UserId} reached the recorder",
+                Code.NO_MEDIA_RECORDED,
             )
         mode = self.spec.Mode
         stop_time = self.ctx.record.times.get("stop_time", int(time.time()))

@@ -1,0 +1,102 @@
+"""The task store's atomic operations, as Lua run inside Redis.
+
+Each script answers with a short word or number; ``workers.common.store`` decodes every
+answer into its outcome enums, in one place each, and nothing else reads them.
+"""
+
+# Admit a new task -> 'ok' | 'limit' (the service is full) | 'dup:<holder>' (the
+# one-at-a-time key is held by a task not in ARGV[5], the terminal states).
+CREATE = """
+local max_active = tonumber(ARGV[3])
+if max_active > 0 and redis.call('SCARD', KEYS[4]) >= max_active then return 'limit' end
+if ARGV[4] == '1' then
+  local holder = redis.call('GET', KEYS[5])
+  if holder then
+    local st = redis.call('HGET', 'capstan:task:' .. holder, 'status')
+    local ended = string.find(',' .. ARGV[5] .. ',', ',' .. tostring(st) .. ',', 1, true)
+    if st and not ended then return 'dup:' .. holder end
+  end
+  redis.call('SET', KEYS[5], ARGV[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 'ok'
+"""
+
+# Worker writes are fenced by epoch: a worker whose epoch is stale writes nothing.
+# -> 'ok' | 'stale' | 'state:<status>' (in none of the expected states: nothing written).
+FENCED_HSET = """
+local cur = redis.call('HMGET', KEYS[1], 'epoch', 'status')
+if cur[1] ~= ARGV[1] then return 'stale' end
+if ARGV[2] ~= '' then
+  local ok = false
+  for s in string.gmatch(ARGV[2], '[^,]+') do if s == cur[2] then ok = true end end
+  if not ok then return 'state:' .. tostring(cur[2]) end
+end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+return 'ok'
+"""
+
+# -> the list's new length, or -1: stale.
+FENCED_RPUSH = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -1 end
+return redis.call('RPUSH', KEYS[2], ARGV[2])
+"""
+
+# Append after the ``known`` entries the worker listed. Fewer stored means the store lost
+# its newest writes (a failover to a replica that had not got them, an AOF fsync window):
+# 'lost' and how many are left, so that the worker lists the lost ones again, in order.
+# More stored, ending with this entry: a retried call that had already appended.
+# -> {'ok' | 'stale' | 'lost', entries stored before}.
+FENCED_APPEND = """
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return {'stale', 0} end
+local have = redis.call('LLEN', KEYS[2])
+local known = tonumber(ARGV[2])
+if have < known then return {'lost', have} end
+if have > known and redis.call('LINDEX', KEYS[2], -1) == ARGV[#ARGV] then
+  return {'ok', have}
+end
+redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
+return {'ok', have}
+"""
+
+# -> 1 taken, 0 not (another epoch, or held).
+LEASE_TAKE = """
+if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return 0 end
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  redis.call('SADD', KEYS[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+LEASE_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+LEASE_DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# The task's record is still there (not lost to a failover): mark it queued, a write that
+# WAIT then covers, with every write this master took before it (the queue message too).
+MARK_QUEUED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'queued', ARGV[1])
+return 1
+"""
+
+# -> the next epoch for a task nobody holds; -1 held, -2 nothing to do (gone or terminal).
+BUMP_EPOCH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local st = redis.call('HGET', KEYS[2], 'status')
+if not st then return -2 end
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == st then return redis.call('HINCRBY', KEYS[2], 'epoch', 1) end
+end
+return -2
+"""
