@@ -7,6 +7,7 @@ locally or from intermediate storage before the output is stored.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +93,12 @@ class Finalizer:
 
     def _upload_with_retries(self, outputs: list[Path]) -> list[UploadedFile]:
         """Storage down for minutes is ridden out: retry with backoff for the window."""
-        retries = Retries(RetryPolicy(window_s=self.ctx.settings.upload_retry_window_s))
-        while True:
-            try:
-                return upload(outputs, self.session.destination(), self.shipper.seconds)
-            except Exception as exc:
-                final = not getattr(exc, "retryable", True)  # e.g. no such bucket
-                delay = None if final or self.keeper.lost.is_set() else retries.next_delay()
-                if delay is None:
-                    raise
-                log.warning(
-                    "task %s: upload failed, retrying in %.0fs: %s", self.ctx.task_id, delay, exc
-                )
-                retries.sleep(delay)
+        return retry_upload(
+            lambda: upload(outputs, self.session.destination(), self.shipper.seconds),
+            Retries(RetryPolicy(window_s=self.ctx.settings.upload_retry_window_s)),
+            stop=self.keeper.lost.is_set,
+            task_id=self.ctx.task_id,
+        )
 
     def _call_back(self, files: list[UploadedFile], result: dict[str, Any]) -> None:
         url = self.session.callback_url()
@@ -176,6 +170,27 @@ def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> 
             size = sum(p.stat().st_size for p in outputs)
         files.append(UploadedFile(path.name, key, destination.storage.url(key), size, duration))
     return files
+
+
+def retry_upload(
+    attempt: Callable[[], list[UploadedFile]],
+    retries: Retries,
+    *,
+    stop: Callable[[], bool],
+    task_id: str,
+) -> list[UploadedFile]:
+    """``attempt()`` until it stores the files; a final fault, ``stop()`` (the lease is
+    lost) or the spent policy raises the last error."""
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            final = not getattr(exc, "retryable", True)  # e.g. no such bucket
+            delay = None if final or stop() else retries.next_delay()
+            if delay is None:
+                raise
+            log.warning("task %s: upload failed, retrying in %.0fs: %s", task_id, delay, exc)
+            retries.sleep(delay)
 
 
 def video_entry(file: UploadedFile) -> dict[str, Any]:
