@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PUBLISH_REFUSED = "PublishRefused"
 SOURCE_LOST = "SourceLost"
 END_TOLERANCE_S = 1.5  # a clean exit this close to the end is the end of the file
-RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0  # while out, a new run is tried after 1 s, 2 s, 4 s, 5 s...
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0  # out: looked for after 1 s, then 1, 2, 4, every 5 s
 STALLED_STOP_GRACE_S = 1.0  # a hung ffmpeg answers neither 'q' nor signals: SIGKILL soon
 
 
