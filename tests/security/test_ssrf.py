@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.support.pusher_helpers import pusher_request
-from workers.common.callback import RetryPolicy, deliver
+from workers.common.backoff import RetryPolicy
+from workers.common.callback import deliver
 from workers.common.errors import UserFault
 from workers.pusher.source import source_of
 
@@ -113,9 +114,9 @@ def redirector():
 def test_a_callback_is_never_redirected_inside(capstan_env, redirector):
     server = redirector("http://169.254.169.254/latest/meta-data/")
     attempts: list[dict] = []
-    policy = RetryPolicy(window_s=0.5, first_backoff_s=0.2, timeout_s=2)
+    policy = RetryPolicy(window_s=0.5, first_backoff_s=0.2)
     delivery = deliver(
-        server.url, {"TaskID": "t"}, secret="", policy=policy,
+        server.url, {"TaskID": "t"}, secret="", policy=policy, timeout_s=2,
         allowlist=capstan_env.url_allowlist, record_attempt=attempts.append,
     )  # fmt: skip
     assert not delivery.ok and delivery.last_error == "HTTP 302"

@@ -3,7 +3,9 @@
 import hashlib
 import hmac
 
-from workers.common.callback import Delivery, RetryPolicy, deliver, failure_message, signature
+from tests.support.clock import FakeClock
+from workers.common.backoff import RetryPolicy
+from workers.common.callback import Delivery, deliver, failure_message, signature
 
 
 def test_signature_is_hmac_sha256_over_timestamp_and_body():
@@ -21,19 +23,20 @@ def test_failure_message_has_the_seeds_wording():
 
 def test_backoff_doubles_and_stops_at_the_window():
     # A closed port refuses at once: only the schedule is exercised.
-    sleeps: list[float] = []
     attempts: list[dict] = []
-    clock = lambda: sum(sleeps)  # noqa: E731 - time passes only by the backoff
+    clock = FakeClock()  # time passes only by the backoff
     delivery = deliver(
         "http://127.0.0.1:9/hook",
         {"a": 1},
         secret="",
         allowlist=["127.0.0.0/8"],
-        policy=RetryPolicy(window_s=30, first_backoff_s=1, max_backoff_s=8, timeout_s=1),
+        policy=RetryPolicy(window_s=30, first_backoff_s=1, max_backoff_s=8),
+        timeout_s=1,
         record_attempt=attempts.append,
-        sleep=sleeps.append,
+        sleep=clock.sleep,
         clock=clock,
     )
+    sleeps = clock.slept
     assert not delivery.ok
     assert sleeps == [1, 2, 4, 8, 8]  # 23 s; one more 8 s wait would pass the 30 s window
     assert delivery.attempts == len(attempts) == len(sleeps) + 1
@@ -47,6 +50,7 @@ def test_a_callback_to_an_internal_address_is_refused_without_retrying():
         {"a": 1},
         secret="",
         policy=RetryPolicy(window_s=30),
+        timeout_s=5,
         record_attempt=attempts.append,
         sleep=lambda s: None,
     )

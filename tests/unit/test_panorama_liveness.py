@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.support.clock import FakeClock
 from workers.common.errors import FarmFault
 from workers.panorama import session as session_module
 from workers.panorama.session import PanoramaSession
@@ -26,26 +27,26 @@ class FakeBrowser:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr(session_module.time, "monotonic", lambda: now[0])
-    return now
+def clock() -> FakeClock:
+    return FakeClock(now=1000.0)
 
 
-def watched(clock) -> PanoramaSession:
-    session = PanoramaSession.__new__(PanoramaSession)
-    session.ctx = SimpleNamespace(settings=SimpleNamespace(stall_timeout_s=10.0))  # type: ignore[assignment]
-    session._answered_at = session._asked_at = clock[0]
-    return session
+def watched(clock: FakeClock) -> PanoramaSession:
+    """A session as it is once recording: the page answered at the start."""
+    ctx = SimpleNamespace(
+        spec=SimpleNamespace(StorageType="cfs", Width=640, Height=360),
+        settings=SimpleNamespace(stall_timeout_s=10.0),
+    )
+    return PanoramaSession(ctx, clock=clock)  # type: ignore[arg-type]
 
 
 def test_a_page_silent_longer_than_the_stall_timeout_is_browser_hung(clock):
     session, browser = watched(clock), FakeBrowser()
     browser.answers = False
     for _ in range(5):  # silent, but not for long enough yet
-        clock[0] += 2.0
+        clock.advance(2.0)
         session._raise_if_hung(browser)  # type: ignore[arg-type]
-    clock[0] += 2.0
+    clock.advance(2.0)
     with pytest.raises(FarmFault) as failed:
         session._raise_if_hung(browser)  # type: ignore[arg-type]
     assert failed.value.code == "BrowserHung"
@@ -57,7 +58,7 @@ def test_a_page_that_answers_again_in_time_goes_on(clock):
     session, browser = watched(clock), FakeBrowser()
     for answers in (False, False, False, True, False, False, False):
         browser.answers = answers
-        clock[0] += 2.5
+        clock.advance(2.5)
         session._raise_if_hung(browser)  # type: ignore[arg-type]
     assert not browser.killed
 
@@ -67,6 +68,6 @@ def test_the_page_is_asked_only_every_few_seconds(clock):
     asked = []
     browser.answering = lambda timeout_s: asked.append(timeout_s) or True  # type: ignore[method-assign]
     for _ in range(10):
-        clock[0] += 0.5
+        clock.advance(0.5)
         session._raise_if_hung(browser)  # type: ignore[arg-type]
     assert len(asked) == 10 * 0.5 // session_module.LIVENESS_EVERY_S

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from workers.recorder.presence import FIRST_RETRY_S, Presence
+from workers.recorder.presence import FIRST_RETRY_S, user_presence
 
 
 def test_a_user_who_never_comes_is_idle_after_max_idle_time():
-    presence = Presence(max_idle_s=10, retry_max_s=1)
+    presence = user_presence(max_idle_s=10, retry_max_s=1)
     presence.begin(now=100)
     presence.run_ended(now=100.1)  # "No such stream"
     assert not presence.idle(109.9)
@@ -15,7 +15,7 @@ def test_a_user_who_never_comes_is_idle_after_max_idle_time():
 
 
 def test_absence_counts_from_when_the_user_left_not_from_the_start():
-    presence = Presence(max_idle_s=10, retry_max_s=1)
+    presence = user_presence(max_idle_s=10, retry_max_s=1)
     presence.begin(now=0)
     presence.seen()
     presence.run_ended(now=50)
@@ -24,7 +24,7 @@ def test_absence_counts_from_when_the_user_left_not_from_the_start():
 
 
 def test_a_return_clears_the_absence():
-    presence = Presence(max_idle_s=10, retry_max_s=1)
+    presence = user_presence(max_idle_s=10, retry_max_s=1)
     presence.begin(now=0)
     presence.seen()
     presence.run_ended(now=5)
@@ -33,7 +33,7 @@ def test_a_return_clears_the_absence():
 
 
 def test_failed_attempts_keep_the_first_absence_time():
-    presence = Presence(max_idle_s=10, retry_max_s=1)
+    presence = user_presence(max_idle_s=10, retry_max_s=1)
     presence.begin(now=0)
     for t in (1, 2, 3):
         presence.run_ended(now=t)
@@ -41,7 +41,7 @@ def test_failed_attempts_keep_the_first_absence_time():
 
 
 def test_retries_back_off_to_the_cap_and_reset_on_a_return():
-    presence = Presence(max_idle_s=300, retry_max_s=1)
+    presence = user_presence(max_idle_s=300, retry_max_s=1)
     presence.begin(now=0)
     assert presence.due(0)
     gaps = []
@@ -57,7 +57,7 @@ def test_retries_back_off_to_the_cap_and_reset_on_a_return():
 
 
 def test_resume_starts_a_fresh_absence_so_paused_time_never_counts():
-    presence = Presence(max_idle_s=10, retry_max_s=1)
+    presence = user_presence(max_idle_s=10, retry_max_s=1)
     presence.begin(now=0)
     presence.run_ended(now=1)  # away since 0; then paused for a long time
     presence.begin(now=1000)  # resume

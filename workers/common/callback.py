@@ -1,4 +1,5 @@
-"""Callback delivery: POST JSON, signed, retried with exponential backoff for minutes.
+"""Callback delivery: POST JSON, signed, retried with exponential backoff for minutes
+(the policy's window; workers.common.backoff).
 
 Header ``X-Capstan-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` lets
 the receiver check the body came from this farm (the Stripe-style scheme: the timestamp
@@ -19,16 +20,9 @@ from typing import Any
 import requests
 
 from workers.common import urlpolicy
+from workers.common.backoff import Clock, Retries, RetryPolicy, Sleep
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    window_s: float = 600.0  # keep trying this long
-    first_backoff_s: float = 1.0
-    max_backoff_s: float = 60.0
-    timeout_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,15 +43,15 @@ def deliver(
     *,
     secret: str,
     policy: RetryPolicy,
+    timeout_s: float,
     record_attempt: Callable[[dict[str, Any]], None],
     should_stop: Callable[[], bool] = lambda: False,
     allowlist: Sequence[str] = (),
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.monotonic,
 ) -> Delivery:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    deadline = clock() + policy.window_s
-    backoff = policy.first_backoff_s
+    retries = Retries(policy, clock=clock, sleep=sleep)
     attempt = 0
     last_error = ""
     while True:
@@ -77,22 +71,22 @@ def deliver(
         try:
             # No redirects: a 3xx could point the POST at an internal address.
             response = requests.post(
-                url, data=body, headers=headers, timeout=policy.timeout_s, allow_redirects=False
+                url, data=body, headers=headers, timeout=timeout_s, allow_redirects=False
             )
             ok = 200 <= response.status_code < 300
             last_error = "" if ok else f"HTTP {response.status_code}"
         except requests.Timeout:
-            ok, last_error = False, f"timeout of {policy.timeout_s * 1000:.0f}ms exceeded"
+            ok, last_error = False, f"timeout of {timeout_s * 1000:.0f}ms exceeded"
         except requests.RequestException as exc:
             ok, last_error = False, f"{type(exc).__name__}: {exc}"
         record_attempt({"Attempt": attempt, "Time": int(started), "Ok": ok, "Error": last_error})
         if ok:
             return Delivery(True, attempt, "")
         log.info("callback attempt %d to %s failed: %s", attempt, _host(url), last_error)
-        if clock() + backoff > deadline or should_stop():
+        delay = None if should_stop() else retries.next_delay()
+        if delay is None:
             return Delivery(False, attempt, last_error)
-        sleep(backoff)
-        backoff = min(backoff * 2, policy.max_backoff_s)
+        retries.sleep(delay)
 
 
 def failure_message(delivery: Delivery) -> str:

@@ -7,12 +7,13 @@ locally or from intermediate storage before the output is stored.
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from config.settings import get_settings
-from workers.common.callback import RetryPolicy, deliver, failure_message
+from workers.common.backoff import Retries, RetryPolicy
+from workers.common.callback import deliver, failure_message
 from workers.common.describe import describe
 from workers.common.errors import Code, Fenced, TaskFailure
 from workers.common.lease import LeaseKeeper
@@ -96,21 +97,12 @@ class Finalizer:
 
     def _upload_with_retries(self, outputs: list[Path]) -> list[UploadedFile]:
         """Storage down for minutes is ridden out: retry with backoff for the window."""
-        settings = self.ctx.settings
-        deadline = time.monotonic() + settings.upload_retry_window_s
-        backoff = 1.0
-        while True:
-            try:
-                return upload(outputs, self.session.destination(), self.shipper.seconds)
-            except Exception as exc:
-                final = not getattr(exc, "retryable", True)  # e.g. no such bucket
-                if final or time.monotonic() + backoff > deadline or self.keeper.lost.is_set():
-                    raise
-                log.warning(
-                    "task %s: upload failed, retrying in %.0fs: %s", self.ctx.task_id, backoff, exc
-                )
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+        return retry_upload(
+            lambda: upload(outputs, self.session.destination(), self.shipper.seconds),
+            Retries(RetryPolicy(window_s=self.ctx.settings.upload_retry_window_s)),
+            stop=self.keeper.lost.is_set,
+            task_id=self.ctx.task_id,
+        )
 
     def _call_back(self, files: list[UploadedFile], result: dict[str, Any]) -> None:
         url = self.session.callback_url()
@@ -124,13 +116,13 @@ class Finalizer:
         policy = RetryPolicy(
             window_s=settings.callback_retry_window_s,
             first_backoff_s=settings.callback_first_backoff_s,
-            timeout_s=settings.callback_timeout_s,
         )
         delivery = deliver(
             url,
             self.session.callback_body(body, files),
             secret=settings.callback_secret,
             policy=policy,
+            timeout_s=settings.callback_timeout_s,
             allowlist=settings.url_allowlist,
             record_attempt=lambda a: self.ctx.store.add_callback_attempt(self.ctx.task_id, a),
             should_stop=self.keeper.lost.is_set,
@@ -182,6 +174,27 @@ def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> 
             size = sum(p.stat().st_size for p in outputs)
         files.append(UploadedFile(path.name, key, destination.storage.url(key), size, duration))
     return files
+
+
+def retry_upload(
+    attempt: Callable[[], list[UploadedFile]],
+    retries: Retries,
+    *,
+    stop: Callable[[], bool],
+    task_id: str,
+) -> list[UploadedFile]:
+    """``attempt()`` until it stores the files; a final fault, ``stop()`` (the lease is
+    lost) or the spent policy raises the last error."""
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            final = not getattr(exc, "retryable", True)  # e.g. no such bucket
+            delay = None if final or stop() else retries.next_delay()
+            if delay is None:
+                raise
+            log.warning("task %s: upload failed, retrying in %.0fs: %s", task_id, delay, exc)
+            retries.sleep(delay)
 
 
 def video_entry(file: UploadedFile) -> dict[str, Any]:

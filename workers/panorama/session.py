@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,11 @@ LIVENESS_TIMEOUT_S = 2.0  # how long one such question may take
 class PanoramaSession(Session[PanoramaStart]):
     spec_model = PanoramaStart
 
-    def __init__(self, ctx: TaskContext[PanoramaStart]) -> None:
+    def __init__(
+        self, ctx: TaskContext[PanoramaStart], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(ctx)
+        self._clock = clock  # monotonic seconds (injected: the liveness tests move it)
         self.storage_type = ctx.spec.StorageType
         self.frame = Frame(ctx.spec.Width, ctx.spec.Height)
         self.stack: BrowserStack | None = None
@@ -50,7 +54,7 @@ class PanoramaSession(Session[PanoramaStart]):
         self._waiting_since: float | None = None
         self._earlier_runs = Figures()  # frames, dups and drops of the runs already ended
         self._blocked = 0  # the page's requests refused by the URL policy
-        self._answered_at = self._asked_at = time.monotonic()  # page liveness
+        self._answered_at = self._asked_at = clock()  # page liveness
         self._skew_measured: Path | None = None  # the segment AvSkewMs was read from
 
     # ---- capture ---------------------------------------------------------------------
@@ -61,13 +65,13 @@ class PanoramaSession(Session[PanoramaStart]):
             return True
         browser = self._open_page()
         if self._waiting_since is None:
-            self._waiting_since = time.monotonic()
+            self._waiting_since = self._clock()
         browser.pump(50)
         self._raise_if_broken()
         if browser.signals.start_requested:
             return True
         limit = self.ctx.settings.manual_start_timeout_s
-        if time.monotonic() - self._waiting_since > limit:
+        if self._clock() - self._waiting_since > limit:
             raise UserFault(
                 f"ManualStart: the page did not call window.startRecord() within {limit:.0f}s",
                 Code.MANUAL_START_TIMEOUT,
@@ -170,7 +174,7 @@ class PanoramaSession(Session[PanoramaStart]):
             wallclock_s=time.time(),
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
-        self._answered_at = self._asked_at = time.monotonic()
+        self._answered_at = self._asked_at = self._clock()
 
     def _end_run(self) -> None:
         if self.capture is None:
@@ -194,10 +198,10 @@ class PanoramaSession(Session[PanoramaStart]):
     def _raise_if_hung(self, browser: Browser) -> None:
         """BrowserHung when the page has not answered for stall_timeout_s: a frozen page
         keeps its last picture on the screen and the capture would record it for ever."""
-        if time.monotonic() - self._asked_at < LIVENESS_EVERY_S:
+        if self._clock() - self._asked_at < LIVENESS_EVERY_S:
             return
         answered = browser.answering(LIVENESS_TIMEOUT_S)
-        self._asked_at = time.monotonic()
+        self._asked_at = self._clock()
         if answered:
             self._answered_at = self._asked_at
             return

@@ -17,7 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from workers.common import rooms
+from workers.common.backoff import Backoff, Clock
 from workers.common.errors import Code, UserFault
+from workers.common.presence import Presence
 from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.pusher import PusherStart
 from workers.common.states import Status
@@ -35,7 +37,7 @@ from workers.pusher.timeline import Passes, RunPlan
 log = logging.getLogger(__name__)
 
 END_TOLERANCE_S = 1.5  # a clean exit this close to the end is the end of the file
-RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0
+RETRY_FIRST_S, RETRY_MAX_S = 1.0, 5.0  # out: looked for after 1 s, then 1, 2, 4, every 5 s
 STALLED_STOP_GRACE_S = 1.0  # a hung ffmpeg answers neither 'q' nor signals: SIGKILL soon
 
 
@@ -43,7 +45,7 @@ class PusherSession(Session[PusherStart]):
     spec_model = PusherStart
     produces_media = False
 
-    def __init__(self, ctx: TaskContext[PusherStart]) -> None:
+    def __init__(self, ctx: TaskContext[PusherStart], clock: Clock = time.monotonic) -> None:
         super().__init__(ctx)
         spec, settings = ctx.spec, ctx.settings
         self.source = source_of(spec.videoSrc, settings)
@@ -61,10 +63,10 @@ class PusherSession(Session[PusherStart]):
         self.run: PushRun | None = None
         self.plan = RunPlan(0.0, 0, None)
         self.opened = ""  # the URL the current run reads (maybe a signed link)
-        self.ever_flowed = False
-        self.outage_since: float | None = None
-        self.next_try = 0.0
-        self.retry_s = RETRY_FIRST_S
+        # The source (and the room) is "here" while media flows; out, it is looked for again.
+        self.presence = Presence(
+            float(spec.MaxIdleTime), Backoff(RETRY_FIRST_S, RETRY_MAX_S), clock
+        )
         self.last_problem = ""
         self.last_side = ""  # which side failed last: "room", "source" or ""
         self.finished = False
@@ -83,7 +85,7 @@ class PusherSession(Session[PusherStart]):
         self._save()
 
     def resume(self) -> None:
-        self.outage_since = None
+        self.presence.forget_absence()
         if self.facts is None:  # a takeover while paused, or a live stream not there yet
             self.start()
             return
@@ -192,7 +194,7 @@ class PusherSession(Session[PusherStart]):
     # ---- while running ---------------------------------------------------------------
 
     def _watch(self, run: PushRun) -> None:
-        if run.flowing and self.outage_since is not None:
+        if run.flowing and not self.presence.present:
             self._flowing()
         stall = min(self.ctx.settings.stall_timeout_s, float(self.ctx.spec.MaxIdleTime))
         if run.stalled_for_s > stall:
@@ -209,7 +211,7 @@ class PusherSession(Session[PusherStart]):
             return self._end_of_pass()
         failure = self._failure(run)
         self._end_run()
-        if failure.side == "room" and not run.flowing and not self.ever_flowed:
+        if failure.side == "room" and not run.flowing and not self.presence.ever_seen:
             raise self._refused(failure)
         log.warning("task %s: push ended early: %s", self.ctx.task_id, failure.message)
         self.last_side = failure.side
@@ -238,15 +240,14 @@ class PusherSession(Session[PusherStart]):
 
     def _while_out(self) -> EndReason | None:
         """No run: the source (or the room) went away; retry until MaxIdleTime."""
-        now = time.monotonic()
-        since = self.outage_since if self.outage_since is not None else now
-        idle_limit = float(self.ctx.spec.MaxIdleTime)
-        if now - since > idle_limit:
+        presence = self.presence
+        now = presence.clock()
+        idle_limit = presence.max_idle_s
+        if presence.idle(now):
             return self._gone(idle_limit)
-        if now < self.next_try:
+        if not presence.due(now):
             return None
-        self.next_try = now + self.retry_s
-        self.retry_s = min(self.retry_s * 2, RETRY_MAX_S)
+        presence.tried(now)
         if self.facts is None or self.source.live:
             try:
                 self.facts = probe_source(self.source, min(10.0, idle_limit))
@@ -278,15 +279,11 @@ class PusherSession(Session[PusherStart]):
     # ---- bookkeeping -----------------------------------------------------------------
 
     def _flowing(self) -> None:
-        self.ever_flowed = True
-        self.outage_since = None
-        self.retry_s = RETRY_FIRST_S
+        self.presence.seen()
         self.last_problem = ""
 
     def _outage(self, problem: str) -> None:
-        if self.outage_since is None:
-            self.outage_since = time.monotonic()
-            self.next_try = self.outage_since + self.retry_s
+        self.presence.left()
         self.last_problem = problem
 
     def _end_run(self, grace_s: float = 3.0) -> None:
@@ -345,7 +342,7 @@ class PusherSession(Session[PusherStart]):
         self.ctx.report(**figures)
 
     def _save(self) -> None:
-        if self.saved is None or self.finished or not self.ever_flowed:
+        if self.saved is None or self.finished or not self.presence.ever_seen:
             return
         position = self._current(self.run) if self.run is not None else self.position_s
         duration = self.facts.duration_s if self.facts is not None else None

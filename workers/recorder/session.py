@@ -21,7 +21,7 @@ from workers.common.process import ManagedProcess
 from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
 from workers.common.specs.recorder import RecorderStart
 from workers.recorder import builders, delivery
-from workers.recorder.presence import Presence
+from workers.recorder.presence import user_presence
 from workers.recorder.puller import PullRun, RunEnd, last_error
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class RecorderSession(Session[RecorderStart]):
         self.url = rooms.pull_url(
             settings, spec.SdkAppId, spec.room, spec.UserId, spec.UserSig.get_secret_value()
         )
-        self.presence = Presence(float(spec.MaxIdleTime), settings.recorder_retry_max_s)
+        self.presence = user_presence(float(spec.MaxIdleTime), settings.recorder_retry_max_s)
         self.pull: PullRun | None = None
         self.last_error = ""
         self._reported: int | None = None
