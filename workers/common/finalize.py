@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config.settings import get_settings
 from workers.common.callback import RetryPolicy, deliver, failure_message
 from workers.common.describe import describe
 from workers.common.errors import TaskFailure
@@ -189,7 +188,9 @@ def video_entry(file: UploadedFile) -> dict[str, Any]:
     }
 
 
-def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> str:
+def end_unopened(
+    store: TaskStore, record: TaskRecord, failure: TaskFailure, record_ttl_s: int
+) -> str:
     """A task no session can run (its secrets cannot be opened here): it ends at once,
     ``finished`` with the reason, rather than going back to the queue for ever."""
     log.error("task %s: %s", record.task_id, failure)
@@ -206,5 +207,5 @@ def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> 
     )
     if outcome != "ok":
         return f"not ended: {outcome}"
-    store.retire(record.task_id, record.service, get_settings().record_ttl_s)
+    store.retire(record.task_id, record.service, record_ttl_s)
     return f"finished with {failure.code}"
