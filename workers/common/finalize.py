@@ -96,7 +96,9 @@ class Finalizer:
         backoff = 1.0
         while True:
             try:
-                return upload(outputs, self.session.destination(), self.shipper.seconds)
+                return upload(
+                    outputs, self.session.destination(), self.shipper.seconds, settings.ffprobe
+                )
             except Exception as exc:
                 final = not getattr(exc, "retryable", True)  # e.g. no such bucket
                 if final or time.monotonic() + backoff > deadline or self.keeper.lost.is_set():
@@ -160,7 +162,9 @@ class Finalizer:
             raise Fenced(self.ctx.task_id)
 
 
-def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> list[UploadedFile]:
+def upload(
+    outputs: list[Path], destination: Destination, recorded_s: float, ffprobe: str
+) -> list[UploadedFile]:
     """Store every output file; the first one is the main file (an MP4, or the playlist).
 
     A playlist's duration is what was recorded: probing it would fetch its (remote) key.
@@ -171,7 +175,7 @@ def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> 
         destination.storage.put(path, key)
         duration = 0.0
         if index == 0:
-            duration = recorded_s if path.suffix == ".m3u8" else probe(path).duration_s
+            duration = recorded_s if path.suffix == ".m3u8" else probe(path, ffprobe).duration_s
         size = path.stat().st_size
         if index == 0 and len(outputs) > 1:  # HLS: the playlist stands for all its parts
             size = sum(p.stat().st_size for p in outputs)
