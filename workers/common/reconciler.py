@@ -21,7 +21,7 @@ from workers.common.errors import CapstanError
 from workers.common.redis_client import redis_for
 from workers.common.services import get_service
 from workers.common.states import Action
-from workers.common.store import TaskStore, default_store
+from workers.common.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -92,4 +92,5 @@ def _orphans(store: TaskStore) -> list[str]:
 # so importing it builds no app.
 @shared_task(name=RECONCILE_TASK, ignore_result=True)
 def reconcile_task() -> list[str]:
-    return reconcile(default_store())
+    settings = get_settings()  # the beat tick's entry point
+    return reconcile(TaskStore(redis_for(settings, settings.store_db)), settings=settings)

@@ -22,13 +22,14 @@ from workers.common.enqueue import requeue
 from workers.common.errors import CapstanError, FarmFault, ServiceUnavailable, TaskFailure
 from workers.common.finalize import Finalizer, end_unopened
 from workers.common.lease import LeaseKeeper
+from workers.common.redis_client import redis_for
 from workers.common.segments import Fenced, SegmentShipper
 from workers.common.services import get_service
 from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.base import rebuild
 from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
 from workers.common.storage import intermediate
-from workers.common.store import Command, TaskRecord, TaskStore, default_store, now_s
+from workers.common.store import Command, TaskRecord, TaskStore, now_s
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def run_task(
     The task body's entry point: Settings are read here (unless given) and reach
     everything below through TaskContext."""
     settings = settings or get_settings()
-    store = store or default_store()
+    store = store or TaskStore(redis_for(settings, settings.store_db))
     record = store.get(task_id)
     if record.status in TERMINAL:
         return f"already {record.status}"
