@@ -96,8 +96,10 @@ def parse_wrk(out: str) -> dict[str, Any]:
 
 def baseline(seconds: float = 3.0) -> dict[str, Any]:
     """One process, one thread: a bare loop of send_task, and of HGETALL."""
-    from config.celery import app
+    from config.celery import celery_app
     from workers.common.redis_client import store_redis
+
+    app = celery_app()
 
     def loop(call: Any) -> dict[str, float]:
         count, began = 0, time.perf_counter()

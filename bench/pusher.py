@@ -58,7 +58,8 @@ class Bench:
         self.rtmp.start()
         ports = Ports(redis=self.redis.port, rtmp=self.rtmp.port, dispatcher=free_port())
         self.env = stack.farm_env(ports, root / "data")
-        os.environ.update(self.env)  # before config.celery is imported (dispatcher, worker)
+        # The in-process dispatcher (its Settings, its Celery app) reads the farm's env.
+        os.environ.update(self.env)
         from dispatcher.app import create_app
         from tests.support.farm import FarmFactory
         from tests.support.pusher_helpers import PusherApi

@@ -71,7 +71,8 @@ class Bench:
         ports = Ports(redis=self.redis.port, rtmp=self.rtmp.port, dispatcher=free_port())
         self.env = stack.farm_env(ports, root / "data")
         self.env["CAPSTAN_MAX_ACTIVE_TASKS"] = json.dumps({"recorder": 1000})
-        os.environ.update(self.env)  # before config.celery is imported (dispatcher, worker)
+        # The in-process dispatcher (its Settings, its Celery app) reads the farm's env.
+        os.environ.update(self.env)
         from config.settings import get_settings
         from dispatcher.app import create_app
         from tests.support.farm import FarmFactory

@@ -9,6 +9,7 @@ import uuid
 
 from flask import Flask, Response, g
 
+from config.celery import celery_app
 from config.settings import Settings, get_settings
 from dispatcher import auth, metrics
 from dispatcher.actions import Enqueue, Farm
@@ -18,6 +19,8 @@ from dispatcher.routes.actions import bp as actions_bp
 from dispatcher.routes.ops import bp as ops_bp
 from dispatcher.routes.tasks import bp as tasks_bp
 from dispatcher.ui_routes import bp as ui_bp
+from workers.common.enqueue import Enqueuer
+from workers.common.redis_client import QUICK_RETRIES, redis_for
 from workers.common.store import TaskStore
 
 
@@ -28,14 +31,10 @@ def create_app(
 ) -> Flask:
     settings = settings or get_settings()
     if store is None:
-        from workers.common.redis_client import QUICK_RETRIES
-        from workers.common.store import default_store
-
-        store = default_store(QUICK_RETRIES)  # 503 within about a second, never a hang
+        # 503 within about a second, never a hang.
+        store = TaskStore(redis_for(settings, settings.store_db, QUICK_RETRIES))
     if enqueue is None:
-        from dispatcher.queue import default_enqueuer
-
-        enqueue = default_enqueuer()
+        enqueue = Enqueuer(celery_app())
     app = Flask("capstan.dispatcher")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["capstan"] = Farm(settings, store, enqueue)

@@ -7,8 +7,6 @@ A missing tool skips a test on a laptop and fails it under CI=true (see require(
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,18 +20,7 @@ from tests.support.publisher import Publisher, lavfi_publish_argv
 from tests.support.servers import RedisServer, RtmpServer, S3Server
 from tests.support.tools import free_port, require
 
-# Fixed for the session before anything imports config.celery, so that the Celery app
-# built at import time already points at the test Redis (and never at a developer's).
-TEST_REDIS_PORT = free_port()
-os.environ["CAPSTAN_REDIS_URL"] = f"redis://127.0.0.1:{TEST_REDIS_PORT}"
-SESSION_DATA_DIR = tempfile.mkdtemp(prefix="capstan-test-data-")
-os.environ["CAPSTAN_DATA_DIR"] = SESSION_DATA_DIR
-
 FAILED = pytest.StashKey[bool]()
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    shutil.rmtree(SESSION_DATA_DIR, ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -49,16 +36,34 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="session")
+def test_redis_port() -> int:
+    """The port the session's redis-server listens on."""
+    return free_port()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_developer_state(test_redis_port, tmp_path_factory) -> Iterator[None]:
+    """A test that reads Settings without capstan_env still never reaches a developer's
+    Redis or writes under ./var: the session's defaults are the test Redis and a temp dir."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CAPSTAN_REDIS_URL", f"redis://127.0.0.1:{test_redis_port}")
+        patch.setenv("CAPSTAN_DATA_DIR", str(tmp_path_factory.mktemp("session-data")))
+        forget_cached_state()
+        yield
+    forget_cached_state()
+
+
+@pytest.fixture(scope="session")
 def log_dir(tmp_path_factory) -> Path:
     """Every server's and farm process's log, under this session's pytest temp directory."""
     return tmp_path_factory.mktemp("logs")
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory, log_dir) -> Iterator[RedisServer]:
+def redis_server(tmp_path_factory, log_dir, test_redis_port) -> Iterator[RedisServer]:
     """redis-server (AOF) on the session's port: .url .port .client(db) .restart() .flush()."""
     require("redis-server")
-    server = RedisServer(tmp_path_factory.mktemp("redis"), log_dir, port=TEST_REDIS_PORT)
+    server = RedisServer(tmp_path_factory.mktemp("redis"), log_dir, port=test_redis_port)
     server.start()
     yield server
     server.stop()

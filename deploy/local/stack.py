@@ -22,6 +22,8 @@ from typing import Literal
 HOST = "127.0.0.1"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 GUNICORN_CONF = Path("dispatcher/gunicorn_conf.py")
+# `celery -A config.celery` finds the module's `app`: config.celery.celery_app(), which
+# create_celery builds from the process's Settings when the command starts.
 CELERY_APP = "config.celery"
 LOCAL_ALLOWLIST = ["127.0.0.0/8"]
 ROOM_STREAM = "{SdkAppId}_{Room}_{UserId}"

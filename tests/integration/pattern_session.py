@@ -65,7 +65,8 @@ class PatternSession(Session[PatternSpec]):
         return float(self.spec.MaxDurationLimit) or None
 
     def transcode(self, segments: list[Path], out_dir: Path) -> list[Path]:
-        return [transcode.to_mp4(segments, out_dir / f"{self.ctx.record.times['stop_time']}.mp4")]
+        out = out_dir / f"{self.ctx.record.times['stop_time']}.mp4"
+        return [transcode.to_mp4(segments, out, ffmpeg_cmd=self.ctx.settings.ffmpeg)]
 
     def destination(self) -> Destination:
         if self.spec.Bucket:

@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 from config import redis_url
-from config.settings import SERVICES, Settings
+from config.celery import forget_celery_app
+from config.settings import SERVICES, Settings, get_settings, reset_settings
 from deploy.local import stack
 from deploy.local.process import Child
 from deploy.local.stack import Command
 from tests.support.tools import REPO, free_port
+from workers.common.crypto import forget_key
+from workers.common.redis_client import forget_clients
 
 ROLES = ("dispatcher", *SERVICES, "reconciler", "flower")
 
@@ -26,12 +29,10 @@ def with_venv_path(env: dict[str, str]) -> dict[str, str]:
 
 
 def forget_cached_state() -> Settings:
-    """This process's Settings and Redis clients read afresh (a test changed CAPSTAN_*)."""
-    from config.settings import get_settings, reset_settings
-    from workers.common.crypto import forget_key
-    from workers.common.redis_client import forget_clients
-
+    """This process's Settings, Celery app and Redis clients read afresh (a test changed
+    CAPSTAN_*)."""
     reset_settings()
+    forget_celery_app()
     forget_clients()
     forget_key()
     return get_settings()

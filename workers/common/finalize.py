@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from config.settings import get_settings
 from workers.common.backoff import Retries, RetryPolicy
 from workers.common.callback import deliver, failure_message
 from workers.common.describe import describe
@@ -97,9 +96,12 @@ class Finalizer:
 
     def _upload_with_retries(self, outputs: list[Path]) -> list[UploadedFile]:
         """Storage down for minutes is ridden out: retry with backoff for the window."""
+        settings = self.ctx.settings
         return retry_upload(
-            lambda: upload(outputs, self.session.destination(), self.shipper.seconds),
-            Retries(RetryPolicy(window_s=self.ctx.settings.upload_retry_window_s)),
+            lambda: upload(
+                outputs, self.session.destination(), self.shipper.seconds, settings.ffprobe
+            ),
+            Retries(RetryPolicy(window_s=settings.upload_retry_window_s)),
             stop=self.keeper.lost.is_set,
             task_id=self.ctx.task_id,
         )
@@ -157,7 +159,9 @@ class Finalizer:
             raise Fenced(self.ctx.task_id)
 
 
-def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> list[UploadedFile]:
+def upload(
+    outputs: list[Path], destination: Destination, recorded_s: float, ffprobe: str
+) -> list[UploadedFile]:
     """Store every output file; the first one is the main file (an MP4, or the playlist).
 
     A playlist's duration is what was recorded: probing it would fetch its (remote) key.
@@ -168,7 +172,7 @@ def upload(outputs: list[Path], destination: Destination, recorded_s: float) -> 
         destination.storage.put(path, key)
         duration = 0.0
         if index == 0:
-            duration = recorded_s if path.suffix == ".m3u8" else probe(path).duration_s
+            duration = recorded_s if path.suffix == ".m3u8" else probe(path, ffprobe).duration_s
         size = path.stat().st_size
         if index == 0 and len(outputs) > 1:  # HLS: the playlist stands for all its parts
             size = sum(p.stat().st_size for p in outputs)
@@ -206,7 +210,9 @@ def video_entry(file: UploadedFile) -> dict[str, Any]:
     }
 
 
-def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> str:
+def end_unopened(
+    store: TaskStore, record: TaskRecord, failure: TaskFailure, record_ttl_s: int
+) -> str:
     """A task no session can run (its secrets cannot be opened here): it ends at once,
     ``finished`` with the reason, rather than going back to the queue for ever."""
     log.error("task %s: %s", record.task_id, failure)
@@ -223,5 +229,5 @@ def end_unopened(store: TaskStore, record: TaskRecord, failure: TaskFailure) -> 
     )
     if outcome is not Write.OK:
         return f"not ended: {outcome}"
-    store.retire(record.task_id, record.service, get_settings().record_ttl_s)
+    store.retire(record.task_id, record.service, record_ttl_s)
     return f"finished with {failure.code}"

@@ -7,7 +7,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.settings import get_settings
 from workers.common.ffmpeg import Ends
 
 # ffmpeg's MPEG-TS muxer delays every timestamp by twice its default max_delay (0.7 s).
@@ -20,9 +19,10 @@ class MediaInfo:
     streams: tuple[str, ...]  # codec types, e.g. ("video", "audio")
 
 
-def probe(path: Path | str, timeout_s: float = 30.0) -> MediaInfo:
+def probe(path: Path | str, ffprobe: str, timeout_s: float = 30.0) -> MediaInfo:
+    """``ffprobe``: the command (Settings.ffprobe)."""
     argv = [
-        get_settings().ffprobe, "-v", "error", "-print_format", "json",
+        ffprobe, "-v", "error", "-print_format", "json",
         "-show_format", "-show_streams", str(path),
     ]  # fmt: skip
     out = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=True).stdout
@@ -32,14 +32,14 @@ def probe(path: Path | str, timeout_s: float = 30.0) -> MediaInfo:
     return MediaInfo(duration, streams)
 
 
-def stream_ends(path: Path | str, timeout_s: float = 30.0) -> Ends:
+def stream_ends(path: Path | str, ffprobe: str, timeout_s: float = 30.0) -> Ends:
     """Where the audio and the video of a segment end on the recording's timeline.
 
     MPEG-TS writes every timestamp ``MPEGTS_DELAY_S`` late; the segments' own clock is
     what the next run continues, so that is taken off.
     """
     argv = [
-        get_settings().ffprobe, "-v", "error", "-show_entries",
+        ffprobe, "-v", "error", "-show_entries",
         "packet=codec_type,pts_time,duration_time", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
     # A segment cut short by a crash still has packets up to its tear: read what is there.

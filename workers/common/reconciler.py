@@ -12,26 +12,32 @@ import logging
 import time
 from collections.abc import Callable
 
-from config.celery import app
-from config.settings import SERVICES, get_settings
+from celery import shared_task
+
+from config.celery import RECONCILE_TASK
+from config.settings import SERVICES, Settings, get_settings
+from workers.common.enqueue import requeue
 from workers.common.errors import CapstanError
+from workers.common.redis_client import redis_for
 from workers.common.services import get_service
 from workers.common.states import Action
-from workers.common.store import NoEpoch, TaskStore, default_store
+from workers.common.store import NoEpoch, TaskStore
 
 log = logging.getLogger(__name__)
 
 
-def reconcile(store: TaskStore, queue_length: Callable[[str], int] | None = None) -> list[str]:
+def reconcile(
+    store: TaskStore,
+    queue_length: Callable[[str], int] | None = None,
+    settings: Settings | None = None,
+) -> list[str]:
     """Re-enqueue every owned task nobody holds, and every accepted task whose message was
-    lost before a worker claimed it; returns their TaskIDs."""
+    lost before a worker claimed it; returns their TaskIDs. The beat task's entry point:
+    Settings are read here unless given."""
     requeued = _orphans(store)
-    settings = get_settings()
+    settings = settings or get_settings()
     if queue_length is None:
-        from workers.common.redis_client import redis_for
-
-        broker = redis_for(settings, settings.broker_db)
-        queue_length = broker.llen
+        queue_length = redis_for(settings, settings.broker_db).llen
     unstarted = requeue_unstarted(
         store, queue_length, settings.unstarted_requeue_s, bool(settings.start_replicas)
     )
@@ -62,7 +68,7 @@ def requeue_unstarted(
                 log.warning("task %s was answered 503 and never started: canceled", task_id)
                 continue
             store.mark_requeued(task_id)
-            app.send_task(service.task_name, args=[task_id], queue=service.queue, task_id=task_id)
+            requeue(service, task_id)
             log.warning("task %s was never started (message lost): queued again", task_id)
             requeued.append(task_id)
     return requeued
@@ -76,13 +82,15 @@ def _orphans(store: TaskStore) -> list[str]:
             store.forget_owned(task_id)  # gone or terminal
         elif epoch > 0:
             record = store.get(task_id)
-            service = get_service(record.service)
-            app.send_task(service.task_name, args=[task_id], queue=service.queue)
+            requeue(get_service(record.service), task_id)
             log.warning("task %s had no live worker: re-enqueued with epoch %d", task_id, epoch)
             requeued.append(task_id)
     return requeued
 
 
-@app.task(name="capstan.reconcile", ignore_result=True)
+# A shared task: registered on the app that loads this module (config.celery's include),
+# so importing it builds no app.
+@shared_task(name=RECONCILE_TASK, ignore_result=True)
 def reconcile_task() -> list[str]:
-    return reconcile(default_store())
+    settings = get_settings()  # the beat tick's entry point
+    return reconcile(TaskStore(redis_for(settings, settings.store_db)), settings=settings)

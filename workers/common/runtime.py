@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 from workers.common import crypto
 from workers.common.drain import draining
+from workers.common.enqueue import requeue
 from workers.common.errors import (
     CapstanError,
     Code,
@@ -29,13 +30,14 @@ from workers.common.errors import (
 )
 from workers.common.finalize import Finalizer, end_unopened
 from workers.common.lease import LeaseKeeper
+from workers.common.redis_client import redis_for
 from workers.common.segments import SegmentShipper
 from workers.common.services import get_service
 from workers.common.session import EndReason, Session, TaskContext
 from workers.common.specs.base import rebuild
 from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
 from workers.common.storage import intermediate
-from workers.common.store import Command, TaskRecord, TaskStore, Write, default_store, now_s
+from workers.common.store import Command, TaskRecord, TaskStore, Write, now_s
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +50,25 @@ def free_disk_mb(path: Path) -> int:
     return stats.f_bavail * stats.f_frsize // (1024 * 1024)
 
 
-def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | None = None) -> str:
-    """Run one task to its end (or until fenced / handed back). Returns what happened."""
-    settings = get_settings()
-    store = store or default_store()
+def run_task(
+    task_id: str,
+    session_cls: type[Session[Any]],
+    store: TaskStore | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Run one task to its end (or until fenced / handed back). Returns what happened.
+
+    The task body's entry point: Settings are read here (unless given) and reach
+    everything below through TaskContext."""
+    settings = settings or get_settings()
+    store = store or TaskStore(redis_for(settings, settings.store_db))
     record = store.get(task_id)
     if record.status in TERMINAL:
         return f"already {record.status}"
     if draining.is_set():
         # A draining worker may still receive a message (e.g. the task it just handed
         # back): taking it would only bounce it again with a new epoch. Requeue as is.
-        from config.celery import app
-
-        service = get_service(record.service)
-        app.send_task(service.task_name, args=[task_id], queue=service.queue)
+        requeue(get_service(record.service), task_id)
         return "requeued: this worker is draining"
     keeper = LeaseKeeper(store, task_id, record.epoch, settings.lease_ttl_s, settings.lease_renew_s)
     if not keeper.take():
@@ -69,9 +76,9 @@ def run_task(task_id: str, session_cls: type[Session[Any]], store: TaskStore | N
     try:
         record = store.get(task_id)  # fresh, now that it is ours
         try:
-            runner = TaskRunner(store, record, session_cls, keeper)
+            runner = TaskRunner(store, record, session_cls, keeper, settings)
         except crypto.SecretsUnreadable as failure:  # never a requeue loop: it ends here
-            return end_unopened(store, record, failure)
+            return end_unopened(store, record, failure, settings.record_ttl_s)
         return runner.run()
     finally:
         keeper.release()
@@ -84,8 +91,9 @@ class TaskRunner:
         record: TaskRecord,
         session_cls: type[Session[Any]],
         keeper: LeaseKeeper,
+        settings: Settings,
     ) -> None:
-        self.settings = get_settings()
+        self.settings = settings
         self.store = store
         self.record = record
         self.keeper = keeper
@@ -289,14 +297,10 @@ class TaskRunner:
             self._hand_back()
 
     def _hand_back(self) -> None:
-        from config.celery import app
-
         self._stop_capture()
         self.keeper.release()
         epoch = self.store.bump_epoch(self.record.task_id)
         if epoch > 0:
-            app.send_task(
-                self.service.task_name, args=[self.record.task_id], queue=self.service.queue
-            )
+            requeue(self.service, self.record.task_id)
             log.info("task %s handed back with epoch %d", self.record.task_id, epoch)
         raise HandedBack(self.record.task_id)

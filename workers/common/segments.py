@@ -122,14 +122,14 @@ class SegmentShipper:
         last = stored[-1]["name"] if stored else ""
         local = max(self._inherited, default="")
         if local > last:
-            return stream_ends(self.ctx.segment_dir / local)
+            return stream_ends(self.ctx.segment_dir / local, self.ctx.settings.ffprobe)
         if not last:
             return Ends()
         path = self.ctx.segment_dir / last
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             self.storage.get(stored[-1]["key"], path)
-        return stream_ends(path)
+        return stream_ends(path, self.ctx.settings.ffprobe)
 
     def fetch_all(self) -> list[Path]:
         """Every stored segment as a local file, in recording order."""

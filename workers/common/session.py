@@ -89,7 +89,7 @@ class TaskContext(Generic[SpecT]):
         """After a run's process exited: the timeline now ends where its last segment does."""
         last = run.last_closed()
         if last is not None:
-            self.timeline = stream_ends(last)
+            self.timeline = stream_ends(last, self.settings.ffprobe)
 
     def report(self, **figures: Any) -> None:
         """Live figures for Describe's Progress (and `capstan watch`)."""

@@ -4,7 +4,7 @@ Timeline segments (panorama) carry the recording's timeline (each run starts whe
 media before it ended, so the time spent paused, or lost in a takeover, is not in it):
 joined byte for byte they are one MPEG-TS stream, remuxed with every packet at its
 captured time. Reset segments (recorder) restart at zero and the concat demuxer butts
-them together.
+them together. ``ffmpeg_cmd`` is the ffmpeg to run (Settings.ffmpeg).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from config.settings import get_settings
 from workers.common import ffmpeg
 from workers.common.errors import Code, FarmFault
 
@@ -24,32 +23,34 @@ def _run(argv: list[str], what: str) -> None:
         raise FarmFault(f"{what} failed (exit {done.returncode}): {tail}", Code.TRANSCODE_FAILED)
 
 
-def _concat_args(segments: list[Path], out: Path, timeline: bool) -> list[str]:
+def _concat_args(segments: list[Path], out: Path, timeline: bool, ffmpeg_cmd: str) -> list[str]:
     list_file = out.with_name(out.name + ".concat.txt")
     list_file.write_text(ffmpeg.concat_list(segments, timeline=timeline))
     joined = ffmpeg.concat_input(list_file, timeline=timeline)
-    return [get_settings().ffmpeg, *ffmpeg.base(), *joined]
+    return [ffmpeg_cmd, *ffmpeg.base(), *joined]
 
 
 def to_mp4(
     segments: list[Path],
     out: Path,
     *,
+    ffmpeg_cmd: str,
     audio: bool = True,
     video: bool = True,
     timeline: bool = False,
 ) -> Path:
     """``timeline``: the segments carry the recording's timeline (ffmpeg.segment_output)."""
     args = [
-        *_concat_args(segments, out, timeline),
+        *_concat_args(segments, out, timeline, ffmpeg_cmd),
         *ffmpeg.mp4_output(out, audio=audio, video=video),
     ]
     _run(args, "MP4")
     return out
 
 
-def to_mp3(segments: list[Path], out: Path, *, timeline: bool = False) -> Path:
-    _run([*_concat_args(segments, out, timeline), *ffmpeg.mp3_output(out)], "MP3 encode")
+def to_mp3(segments: list[Path], out: Path, *, ffmpeg_cmd: str, timeline: bool = False) -> Path:
+    argv = [*_concat_args(segments, out, timeline, ffmpeg_cmd), *ffmpeg.mp3_output(out)]
+    _run(argv, "MP3 encode")
     return out
 
 
@@ -58,13 +59,14 @@ def to_hls(
     playlist: Path,
     seconds: int,
     *,
+    ffmpeg_cmd: str,
     key: bytes | None,
     key_uri: str = "",
     timeline: bool = False,
 ) -> list[Path]:
     """VOD HLS; with ``key`` (16 bytes) every segment is AES-128 encrypted and the
     playlist's key URI is ``key_uri`` (where players fetch the key: AuthUrl)."""
-    args = _concat_args(segments, playlist, timeline)
+    args = _concat_args(segments, playlist, timeline, ffmpeg_cmd)
     key_info = None
     if key is not None:
         key_file = playlist.with_name(".hls.key")

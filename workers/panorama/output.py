@@ -36,16 +36,23 @@ def destination(settings: Settings, cos: CosOutput, task_id: str) -> Destination
 
 
 def package(
-    segments: list[Path], out_dir: Path, name: str, video: VideoConfig, segment_seconds: int
+    segments: list[Path],
+    out_dir: Path,
+    name: str,
+    video: VideoConfig,
+    segment_seconds: int,
+    *,
+    ffmpeg_cmd: str,
 ) -> list[Path]:
     """The closed segments to one MP4 (moov first) or one HLS playlist with its parts."""
     if video.Muxer != "hls":
-        return [transcode.to_mp4(segments, out_dir / name, timeline=True)]
+        return [transcode.to_mp4(segments, out_dir / name, ffmpeg_cmd=ffmpeg_cmd, timeline=True)]
     key = bytes.fromhex(video.EncryptKey.get_secret_value()) if video.EncryptKey else None
     return transcode.to_hls(
         segments,
         out_dir / name,
         segment_seconds,
+        ffmpeg_cmd=ffmpeg_cmd,
         key=key,
         key_uri=video.AuthUrl or "",
         timeline=True,

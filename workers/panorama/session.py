@@ -119,7 +119,8 @@ class PanoramaSession(Session[PanoramaStart]):
         stop_time = int(self.ctx.record.times.get("stop_time") or time.time())
         name = output.file_name(self.spec.cos.TargetName, stop_time, video.Muxer)
         seconds = self.ctx.settings.segment_seconds
-        return output.package(segments, out_dir, name, video, seconds)
+        ffmpeg_cmd = self.ctx.settings.ffmpeg
+        return output.package(segments, out_dir, name, video, seconds, ffmpeg_cmd=ffmpeg_cmd)
 
     def destination(self) -> Destination:
         return output.destination(self.ctx.settings, self.spec.cos, self.ctx.task_id)
@@ -223,7 +224,7 @@ class PanoramaSession(Session[PanoramaStart]):
             return
         self._skew_measured = last
         try:
-            ends = stream_ends(last)
+            ends = stream_ends(last, self.ctx.settings.ffprobe)
         except (OSError, subprocess.SubprocessError) as exc:
             log.debug("task %s: no A/V skew from %s: %s", self.ctx.task_id, last.name, exc)
             return

@@ -175,13 +175,17 @@ class RecorderSession(Session[RecorderStart]):
                 f"no media from user {self.spec.UserId} reached the recorder",
                 Code.NO_MEDIA_RECORDED,
             )
-        mode = self.spec.Mode
+        mode, ffmpeg_cmd = self.spec.Mode, self.ctx.settings.ffmpeg
         stop_time = self.ctx.record.times.get("stop_time", int(time.time()))
         out = out_dir / builders.output_name(self.spec.UserId, stop_time, mode)
         if mode == "00":
-            return [transcode.to_mp3(segments, out, timeline=True)]
+            return [transcode.to_mp3(segments, out, ffmpeg_cmd=ffmpeg_cmd, timeline=True)]
         _, audio, video = builders.OUTPUTS[mode]
-        return [transcode.to_mp4(segments, out, audio=audio, video=video, timeline=True)]
+        return [
+            transcode.to_mp4(
+                segments, out, ffmpeg_cmd=ffmpeg_cmd, audio=audio, video=video, timeline=True
+            )
+        ]
 
     def destination(self) -> Destination:
         return delivery.destination(self.spec, self.ctx.settings, self.ctx.task_id)

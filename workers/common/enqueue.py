@@ -1,11 +1,12 @@
-"""Put a TaskID on its pool's Celery queue. The message carries only the TaskID.
+"""Put a TaskID on its service's Celery queue: the dispatcher's Start and every requeue
+(a draining worker's, a hand-back, the reconciler's). The message carries only the TaskID.
 
 This is Celery's own publish path (``app.amqp``: the same message, routing, signals and
 task-sent event as ``app.send_task``) without one side effect of ``send_task``: with the
 Redis result backend, ``send_task`` also subscribes the sending process to the task's
-result channel (``RedisBackend.on_task_call``). A dispatcher never reads those results,
-so the subscriptions would pile up, one per task, on a connection nobody drains.
-The Celery task id is the TaskID, so Flower shows the farm's ids.
+result channel (``RedisBackend.on_task_call``). Neither the dispatcher nor a worker reads
+those results, so the subscriptions would pile up, one per task, on a connection nobody
+drains. The Celery task id is the TaskID, so Flower shows the farm's ids.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from celery import Celery
 
+from config.celery import celery_app
 from workers.common.services import Service
 
 
@@ -39,7 +41,6 @@ class Enqueuer:
             self._send(producer, name, message, **options)
 
 
-def default_enqueuer() -> Enqueuer:
-    from config.celery import app
-
-    return Enqueuer(app)
+def requeue(service: Service, task_id: str) -> None:
+    """Queue ``task_id`` again on this process's app (a worker's or the reconciler's)."""
+    Enqueuer(celery_app())(service, task_id)
