@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.support import FAST, HttpClient, children, examine, holder_pid, send, wait_for
 from tests.support import media
 from tests.support import panorama_helpers as pano
+from tests.support.api import HttpClient, local_file
+from tests.support.chaos import FAST, examine, holder_pid, wait_for
+from tests.support.procs import children, send
 from tests.support.tools import require_browser_stack
 from workers.common.store import default_store
 
@@ -73,7 +75,7 @@ def test_a_hung_chromium_fails_the_task_clearly_and_keeps_the_recording(
     # Then the task ends by itself with a clear error and the recording before the hang
     body = api.finished(task_id, timeout=60)
     result = body["Result"]
-    output = examine(result, lambda url: pano.local_file(capstan_env, url))
+    output = examine(result, lambda url: local_file(capstan_env, url))
     chaos_figures(
         "panorama: Chromium hung (SIGSTOP)",
         media_seconds_lost=(hung - started) - output.duration_s,

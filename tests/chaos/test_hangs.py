@@ -12,16 +12,10 @@ import time
 
 import pytest
 
-from tests.chaos.support import (
-    FAST,
-    HttpClient,
-    examine,
-    ffmpeg_children,
-    holder_pid,
-    send,
-    wait_for,
-)
 from tests.support import panorama_helpers as pano
+from tests.support.api import HttpClient, local_file
+from tests.support.chaos import FAST, examine, holder_pid, wait_for
+from tests.support.procs import ffmpeg_children, send
 from tests.support.tools import require_browser_stack
 from workers.common.store import default_store
 
@@ -56,7 +50,7 @@ def test_a_hung_capture_ffmpeg_fails_the_task_clearly_and_keeps_the_recording(
     body = api.finished(task_id, timeout=90)
     send(capture, signal.SIGCONT)  # (already killed by the runtime; harmless)
     result = body["Result"]
-    output = examine(result, lambda url: pano.local_file(capstan_env, url))
+    output = examine(result, lambda url: local_file(capstan_env, url))
     chaos_figures(
         "panorama: capture ffmpeg hung (SIGSTOP)",
         media_seconds_lost=(hung - started) - output.duration_s,

@@ -19,9 +19,10 @@ import time
 import pytest
 import requests
 
-from tests.chaos.support import FAST, SEGMENT_S, HttpClient, Traffic, examine, wait_for
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient, local_file
+from tests.support.chaos import FAST, SEGMENT_S, Traffic, examine, wait_for
 from workers.common import probe
 from workers.common.store import default_store
 
@@ -104,7 +105,7 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
     recorder.act("Stop", recording)
     stopped = time.monotonic()
     finished = recorder.finished(recording, timeout=120)
-    output = examine(finished["Result"], lambda url: rec.local_file(on_sentinel, url))
+    output = examine(finished["Result"], lambda url: local_file(on_sentinel, url))
     lost = (stopped - started) - output.duration_s
     pushed = pusher.finished(pushing, timeout=90)
     # Every accepted Start finishes, once: still its first epoch, never taken over

@@ -16,15 +16,9 @@ import time
 import pytest
 
 from deploy.local.ready import celery_pong
-from tests.chaos.support import (
-    FAST,
-    HttpClient,
-    epoch_seconds,
-    examine,
-    holder_pid,
-    wait_for,
-)
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient, local_file
+from tests.support.chaos import FAST, epoch_seconds, examine, holder_pid, wait_for
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
@@ -80,7 +74,7 @@ def test_sigterm_hands_the_recording_over_with_only_the_gap_lost(
     stopped = time.monotonic()
     body = api.finished(task_id, timeout=90)
 
-    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
+    output = examine(body["Result"], lambda url: local_file(capstan_env, url))
     before = epoch_seconds(store, task_id, 1)
     after = later_seconds(store, task_id)
     chaos_figures(
@@ -131,7 +125,7 @@ def test_redis_restart_loses_no_recording_and_no_queued_start(
     api.act("Stop", second)
     second_body = api.finished(second, timeout=90)
 
-    output = examine(first_body["Result"], lambda url: rec.local_file(capstan_env, url))
+    output = examine(first_body["Result"], lambda url: local_file(capstan_env, url))
     lost = (stopped - present) - output.duration_s
     chaos_figures(
         "recorder: Redis restart mid-recording",

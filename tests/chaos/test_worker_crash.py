@@ -13,20 +13,13 @@ import time
 
 import pytest
 
-from tests.chaos.support import (
-    FAST,
-    SEGMENT_S,
-    HttpClient,
-    epoch_seconds,
-    examine,
-    holder_pid,
-    wait_for,
-)
 from tests.support import avsync
 from tests.support import panorama_helpers as pano
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient, local_file
 from tests.support.bare_capture import SIZE, assert_in_sync, flash_url
+from tests.support.chaos import FAST, SEGMENT_S, epoch_seconds, examine, holder_pid, wait_for
 from tests.support.tools import require_browser_stack
 from workers.common.store import default_store
 
@@ -80,7 +73,7 @@ def test_recorder_killed_mid_recording_is_taken_over_and_gives_one_file(
     stopped = time.monotonic()
     body = api.finished(task_id, timeout=90)
 
-    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
+    output = examine(body["Result"], lambda url: local_file(capstan_env, url))
     before = epoch_seconds(store, task_id, 1)
     after = epoch_seconds(store, task_id, 2)
     lost = recorded_before - before
@@ -173,7 +166,7 @@ def test_panorama_killed_mid_recording_is_taken_over_and_gives_one_file(
     stopped = time.monotonic()
     body = api.finished(task_id, timeout=90)
 
-    output = examine(body["Result"], lambda url: pano.local_file(capstan_env, url))
+    output = examine(body["Result"], lambda url: local_file(capstan_env, url))
     before = epoch_seconds(store, task_id, 1)
     after = epoch_seconds(store, task_id, 2)
     lost = (killed - started) - before

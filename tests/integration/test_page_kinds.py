@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import clips, media
+from tests.support.api import local_file
 from tests.support.frames import Box, ink, movement, pixels, shape_difference, share
-from tests.support.panorama_helpers import PAGES, PanoramaApi, local_file
+from tests.support.panorama_helpers import PAGES, PanoramaApi
 from tests.support.tools import missing, require, require_browser_stack
 
 pytestmark = pytest.mark.integration

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.support import media
+from tests.support.api import local_file
 from tests.support.panorama_helpers import (
     BLUE,
     GREEN,
@@ -25,7 +26,6 @@ from tests.support.panorama_helpers import (
     decrypt_hls,
     is_plain_mpegts,
     kill,
-    local_file,
     page_url,
     region_rgb,
 )

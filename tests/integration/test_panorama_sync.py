@@ -18,8 +18,9 @@ import time
 import pytest
 
 from tests.support import avsync, media
+from tests.support.api import local_file
 from tests.support.bare_capture import SIZE, assert_in_sync, flash_url
-from tests.support.panorama_helpers import RESUME_S, InProcessWorker, PanoramaApi, local_file
+from tests.support.panorama_helpers import RESUME_S, InProcessWorker, PanoramaApi
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.support import media
+from tests.support.api import local_file
 from tests.support.publisher import GOP_S
 from tests.support.recorder_helpers import (
     RECORDER_TEST_ENV,
@@ -19,7 +20,6 @@ from tests.support.recorder_helpers import (
     USER_SIG,
     RecorderApi,
     clip,
-    local_file,
     push_url,
     seeds_request,
 )

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.support import avsync, media
+from tests.support.api import local_file
 from tests.support.publisher import FLASH_EVERY_S, GOP_S, lavfi_publish_argv
 from tests.support.recorder_helpers import (
     RECORDER_TEST_ENV,
     SDK_APP_ID,
     RecorderApi,
-    local_file,
     push_url,
     seeds_request,
 )
