@@ -29,16 +29,14 @@ SCRIPTS = {0: "Chinese (中 语)", 1: "Japanese (あ カ)", 2: "Korean (한 글)
 
 
 @pytest.fixture
-def settings(capstan_env):
+def farm_env():
     require_browser_stack()
-    return capstan_env
+    return {}
 
 
 @pytest.fixture
-def api(settings) -> PanoramaApi:
-    from dispatcher.app import create_app
-
-    return PanoramaApi(create_app().test_client())
+def api(dispatcher_client) -> PanoramaApi:
+    return PanoramaApi(dispatcher_client)
 
 
 @pytest.fixture

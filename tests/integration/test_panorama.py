@@ -44,20 +44,9 @@ EXTRA_ENV = {
 
 
 @pytest.fixture
-def tools() -> None:
+def farm_env():
     require_browser_stack()
-
-
-@pytest.fixture
-def panorama_env(monkeypatch, capstan_env_vars, tools):
-    capstan_env_vars.update(EXTRA_ENV)
-    for key, value in EXTRA_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def settings(panorama_env, capstan_env):
-    return capstan_env
+    return EXTRA_ENV
 
 
 @pytest.fixture
@@ -66,10 +55,8 @@ def pages(static_server):
 
 
 @pytest.fixture
-def api(settings) -> PanoramaApi:
-    from dispatcher.app import create_app
-
-    return PanoramaApi(create_app().test_client())
+def api(dispatcher_client) -> PanoramaApi:
+    return PanoramaApi(dispatcher_client)
 
 
 @pytest.fixture

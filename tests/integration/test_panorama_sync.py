@@ -26,15 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def api(settings) -> PanoramaApi:
-    from dispatcher.app import create_app
-
-    return PanoramaApi(create_app().test_client())
-
-
-@pytest.fixture
-def settings(monkeypatch, capstan_env_vars, capstan_env):
-    return capstan_env
+def api(dispatcher_client) -> PanoramaApi:
+    return PanoramaApi(dispatcher_client)
 
 
 def finish(api: PanoramaApi, task_id: str, worker: InProcessWorker) -> dict:

@@ -42,15 +42,13 @@ def media(tmp_path_factory):
 
 
 @pytest.fixture
-def settings(capstan_env, rtmp_server, s3_server):
-    return capstan_env
+def farm_env(rtmp_server, s3_server):
+    return {}
 
 
 @pytest.fixture
-def api(settings):
-    from dispatcher.app import create_app
-
-    return PusherApi(create_app(settings).test_client())
+def api(dispatcher_client):
+    return PusherApi(dispatcher_client)
 
 
 @pytest.fixture

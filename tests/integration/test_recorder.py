@@ -29,22 +29,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def recorder_env(monkeypatch, capstan_env_vars, rtmp_server, s3_server):
-    capstan_env_vars.update(RECORDER_TEST_ENV)
-    for key, value in RECORDER_TEST_ENV.items():
-        monkeypatch.setenv(key, value)
+def farm_env(rtmp_server, s3_server):
+    return RECORDER_TEST_ENV
 
 
 @pytest.fixture
-def settings(recorder_env, capstan_env):
-    return capstan_env
-
-
-@pytest.fixture
-def api(settings):
-    from dispatcher.app import create_app
-
-    return RecorderApi(create_app(settings).test_client())
+def api(dispatcher_client):
+    return RecorderApi(dispatcher_client)
 
 
 @pytest.fixture

@@ -54,18 +54,13 @@ def sent_visit_s(tmp_path_factory) -> float:
 
 
 @pytest.fixture
-def settings(monkeypatch, capstan_env_vars, rtmp_server, capstan_env):
-    capstan_env_vars.update(RECORDER_TEST_ENV)
-    for key, value in RECORDER_TEST_ENV.items():
-        monkeypatch.setenv(key, value)
-    return capstan_env
+def farm_env(rtmp_server):
+    return RECORDER_TEST_ENV
 
 
 @pytest.fixture
-def api(settings):
-    from dispatcher.app import create_app
-
-    return RecorderApi(create_app(settings).test_client())
+def api(dispatcher_client):
+    return RecorderApi(dispatcher_client)
 
 
 @pytest.fixture
