@@ -1,8 +1,11 @@
 """What the pools' end-to-end tests share: the farm's Settings with a module's own
-timings, and the dispatcher in this process.
+timings, the dispatcher in this process, the module's pool through it and a worker of it.
 
-A module picks its farm by overriding ``farm_env``: its CAPSTAN_* additions, and the
-servers the farm uses (rtmp_server, s3_server) as the fixture's arguments:
+A module names its pool with a module-level POOL (tests.support.api.Pool), and picks its
+farm by overriding ``farm_env``: its CAPSTAN_* additions, and the servers the farm uses
+(rtmp_server, s3_server) as the fixture's arguments:
+
+    POOL = Pool(RecorderApi)
 
     @pytest.fixture
     def farm_env(rtmp_server, s3_server):
@@ -16,7 +19,8 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from tests.support.farm import forget_cached_state
+from tests.support.api import Pool, ServiceApi
+from tests.support.farm import FarmProcess, forget_cached_state
 
 
 @pytest.fixture
@@ -43,3 +47,17 @@ def dispatcher_client(settings) -> Any:
     from dispatcher.app import create_app
 
     return create_app(settings).test_client()
+
+
+@pytest.fixture
+def api(request, dispatcher_client) -> ServiceApi:
+    """The module's pool through the dispatcher in this process."""
+    pool: Pool = request.module.POOL
+    return pool.api(dispatcher_client)
+
+
+@pytest.fixture
+def worker(request, settings, farm_process) -> FarmProcess:
+    """A worker of the module's pool, as `make run` starts one."""
+    pool: Pool = request.module.POOL
+    return farm_process(pool.api.service, concurrency=pool.concurrency)

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.support import clips, media
-from tests.support.api import local_file
+from tests.support.api import Pool, local_file
 from tests.support.frames import Box, ink, movement, pixels, shape_difference, share
 from tests.support.panorama_helpers import PAGES, PanoramaApi
 from tests.support.tools import missing, require, require_browser_stack
 
 pytestmark = pytest.mark.integration
+
+POOL = Pool(PanoramaApi)
 
 SECONDS = 6
 WHITE, MAGENTA, YELLOW = (255, 255, 255), (255, 0, 255), (255, 255, 0)
@@ -32,16 +34,6 @@ SCRIPTS = {0: "Chinese (中 语)", 1: "Japanese (あ カ)", 2: "Korean (한 글)
 def farm_env():
     require_browser_stack()
     return {}
-
-
-@pytest.fixture
-def api(dispatcher_client) -> PanoramaApi:
-    return PanoramaApi(dispatcher_client)
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("panorama", concurrency=2)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.support import media
-from tests.support.api import local_file
+from tests.support.api import Pool, local_file
 from tests.support.panorama_helpers import (
     BLUE,
     GREEN,
@@ -33,6 +33,8 @@ from tests.support.tools import free_port, require_browser_stack
 
 pytestmark = pytest.mark.integration
 
+POOL = Pool(PanoramaApi)
+
 EXTRA_ENV = {
     "CAPSTAN_SEGMENT_SECONDS": "2",
     "CAPSTAN_CALLBACK_RETRY_WINDOW_S": "4",
@@ -52,17 +54,6 @@ def farm_env():
 @pytest.fixture
 def pages(static_server):
     return static_server(PAGES)
-
-
-@pytest.fixture
-def api(dispatcher_client) -> PanoramaApi:
-    return PanoramaApi(dispatcher_client)
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    """A panorama pool worker, as `make run` starts it (two tasks at a time)."""
-    return farm_process("panorama", concurrency=2)
 
 
 def record_for(api: PanoramaApi, task_id: str, seconds: float) -> None:

@@ -18,16 +18,13 @@ import time
 import pytest
 
 from tests.support import avsync, media
-from tests.support.api import local_file
+from tests.support.api import Pool, local_file
 from tests.support.bare_capture import SIZE, assert_in_sync, flash_url
 from tests.support.panorama_helpers import RESUME_S, InProcessWorker, PanoramaApi
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def api(dispatcher_client) -> PanoramaApi:
-    return PanoramaApi(dispatcher_client)
+POOL = Pool(PanoramaApi)
 
 
 def finish(api: PanoramaApi, task_id: str, worker: InProcessWorker) -> dict:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.support import media
-from tests.support.api import local_file
+from tests.support.api import Pool, local_file
 from tests.support.publisher import GOP_S
 from tests.support.recorder_helpers import (
     RECORDER_TEST_ENV,
@@ -27,20 +27,12 @@ from tests.support.tools import free_port
 
 pytestmark = pytest.mark.integration
 
+POOL = Pool(RecorderApi)
+
 
 @pytest.fixture
 def farm_env(rtmp_server, s3_server):
     return RECORDER_TEST_ENV
-
-
-@pytest.fixture
-def api(dispatcher_client):
-    return RecorderApi(dispatcher_client)
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("recorder", concurrency=4)
 
 
 def assert_seeds_body(body, user_id, room_id="", str_room_id=""):

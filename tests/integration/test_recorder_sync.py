@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import avsync, media
-from tests.support.api import local_file
+from tests.support.api import Pool, local_file
 from tests.support.publisher import FLASH_EVERY_S, GOP_S, lavfi_publish_argv
 from tests.support.recorder_helpers import (
     RECORDER_TEST_ENV,
@@ -29,6 +29,8 @@ from tests.support.recorder_helpers import (
 )
 
 pytestmark = pytest.mark.integration
+
+POOL = Pool(RecorderApi, concurrency=1)
 
 SYNC_MS = 20.0  # the bound on beep minus flash, the sender's being 0
 HOLE_MS = 3.0  # a jump in the audio's timestamps a player would play as a shift
@@ -56,16 +58,6 @@ def sent_visit_s(tmp_path_factory) -> float:
 @pytest.fixture
 def farm_env(rtmp_server):
     return RECORDER_TEST_ENV
-
-
-@pytest.fixture
-def api(dispatcher_client):
-    return RecorderApi(dispatcher_client)
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("recorder", concurrency=1)
 
 
 def assert_in_sync(sync: avsync.Sync, events: int) -> None:

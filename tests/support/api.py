@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -52,6 +53,15 @@ class ServiceApi:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
             time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The pool an integration test module drives (its module-level POOL): the API helper,
+    and how many tasks its worker takes at a time (None: farm_process's default)."""
+
+    api: type[ServiceApi]
+    concurrency: int | None = None
 
 
 class Answer:
