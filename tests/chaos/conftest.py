@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from tests.support.farm import forget_cached_state
+from tests.support.chaos import FAST
+from tests.support.farm import FarmProcess, forget_cached_state
 from tests.support.servers import SentinelGroup
 from tests.support.tools import require
 
@@ -68,3 +69,13 @@ def on_sentinel(sentinel_group, capstan_env_vars, capstan_env, monkeypatch) -> S
     for key, value in sentinel_group.env().items():
         monkeypatch.setenv(key, value)
     return forget_cached_state()
+
+
+@pytest.fixture
+def farm(capstan_env_vars, rtmp_server, farm_process) -> FarmProcess:
+    """A dispatcher and the reconciler on FAST timings (the workers are the test's); the
+    dispatcher."""
+    capstan_env_vars.update(FAST)
+    dispatcher = farm_process("dispatcher")
+    farm_process("reconciler")
+    return dispatcher

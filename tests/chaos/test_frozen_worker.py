@@ -16,8 +16,8 @@ import time
 import pytest
 
 from tests.support import recorder_helpers as rec
-from tests.support.api import HttpClient, local_file
-from tests.support.chaos import FAST, epoch_seconds, examine, holder_pid, wait_for
+from tests.support.api import HttpClient
+from tests.support.chaos import FAST, epoch_seconds, holder_pid, stop_and_examine, wait_for
 from tests.support.procs import ffmpeg_children, gone, send
 from workers.common.store import default_store
 
@@ -69,12 +69,8 @@ def test_a_frozen_recorder_that_comes_back_after_the_takeover_stops_without_writ
     ffmpeg_gone_s = time.monotonic() - released
     wait_for(lambda: FENCED_LINE in frozen.log.read_text(), 15, "the old worker says fenced")
     time.sleep(3)
-    api.act("Stop", task_id)
-    stopped = time.monotonic()
-    body = api.finished(task_id, timeout=90)
+    stopped, body, output = stop_and_examine(api, task_id, capstan_env)
     callbacks = callback_receiver.wait_for(1)
-
-    output = examine(body["Result"], lambda url: local_file(capstan_env, url))
     names = [s["name"] for s in store.segments(task_id)]
     chaos_figures(
         "recorder: worker frozen (SIGSTOP) then back after the takeover",

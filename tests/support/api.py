@@ -54,6 +54,9 @@ class ServiceApi:
                 raise AssertionError(f"{task_id} still {body['Status']}, not {statuses}: {body}")
             time.sleep(0.1)
 
+    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        return self.wait_status(task_id, "finished", timeout=timeout)
+
 
 @dataclass(frozen=True)
 class Pool:

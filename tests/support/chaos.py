@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from config.settings import Settings
 from tests.support import media
+from tests.support.api import ServiceApi, local_file
 from tests.support.tools import wait_until
 from workers.common.store import TaskStore, sub_key
 
@@ -72,6 +74,22 @@ def examine(result: dict[str, Any], local_file: Any) -> Output:
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"]
     done = subprocess.run(argv, capture_output=True, timeout=120, check=False)
     return Output(1, path, float(info["duration"]), streams, done.returncode == 0)
+
+
+class Stopped(NamedTuple):
+    at: float  # when Stop was sent (monotonic)
+    body: dict[str, Any]  # the finished task's Describe
+    output: Output
+
+
+def stop_and_examine(
+    api: ServiceApi, task_id: str, settings: Settings, timeout: float = 90.0
+) -> Stopped:
+    """Stop the task as a client does, wait until it has finished, examine its file."""
+    api.act("Stop", task_id)
+    at = time.monotonic()
+    body = api.finished(task_id, timeout=timeout)
+    return Stopped(at, body, examine(body["Result"], lambda url: local_file(settings, url)))
 
 
 @dataclass

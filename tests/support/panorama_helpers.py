@@ -47,9 +47,6 @@ class PanoramaApi(ServiceApi):
     def start(self, **data: Any) -> str:  # type: ignore[override]
         return super().start({"Action": "Start", "Data": data})
 
-    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        return self.wait_status(task_id, "finished", timeout=timeout)
-
     def recorded_s(self, task_id: str) -> float:
         return float(self.describe(task_id).get("Progress", {}).get("RecordedSeconds", 0))
 

@@ -61,9 +61,6 @@ class RecorderApi(ServiceApi):
             time.sleep(0.1)
         return time.monotonic()
 
-    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        return self.wait_status(task_id, "finished", timeout=timeout)
-
 
 def clip(path: Path, start: float, seconds: float, out: Path) -> Path:
     """``seconds`` of ``path``'s audio from ``start``, as WAV (to check a part's tone)."""
