@@ -6,7 +6,7 @@ stop in steps, close() safe to call twice. Each child leads its own process grou
 Ctrl-C in a terminal reaches only us, and SIGKILL can reach whatever the child started.
 
 Output goes either to a pipe read line by line (stderr: the tail kept in memory, on_line
-called, silence measured) or, given ``log``, straight into that file (stdout and stderr,
+called, silence measured) or, given ``log_file``, straight into it (stdout and stderr,
 appended; the tail read back from it), which goes on being written if we die.
 """
 
