@@ -23,6 +23,7 @@ from cryptography.fernet import Fernet
 from config.settings import get_settings
 from tests.support import media
 from tests.support.api import local_file
+from tests.support.pattern_session import PatternSession, PatternSpec
 from tests.support.procs import children
 from tests.support.redis_text import redis_text
 from tests.support.tools import REPO
@@ -33,8 +34,6 @@ from workers.common.runtime import run_task
 from workers.common.specs.base import split_secrets
 from workers.common.states import Action, Status
 from workers.common.store import TaskStore, default_store, sub_key, task_key
-
-from .pattern_session import PatternSession, PatternSpec
 
 pytestmark = pytest.mark.integration
 
@@ -234,7 +233,7 @@ def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
     task_id = create(store)
     code = (
         "import sys; from workers.common.runtime import run_task;"
-        "from tests.integration.pattern_session import PatternSession;"
+        "from tests.support.pattern_session import PatternSession;"
         "run_task(sys.argv[1], PatternSession)"
     )
     doomed = subprocess.Popen(
