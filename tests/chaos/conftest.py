@@ -9,15 +9,20 @@ A scenario records its figures with the ``chaos_figures`` fixture:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from config.settings import Settings
-from tests.support.farm import forget_cached_state
+from tests.support import panorama_helpers as pano
+from tests.support.api import HttpClient
+from tests.support.chaos import FAST, holder_pid, wait_for
+from tests.support.farm import FarmProcess, forget_cached_state
 from tests.support.servers import SentinelGroup
-from tests.support.tools import require
+from tests.support.tools import require, require_browser_stack
+from workers.common.store import default_store
 
 FIGURES: list[dict[str, Any]] = []
 
@@ -68,3 +73,47 @@ def on_sentinel(sentinel_group, capstan_env_vars, capstan_env, monkeypatch) -> S
     for key, value in sentinel_group.env().items():
         monkeypatch.setenv(key, value)
     return forget_cached_state()
+
+
+@pytest.fixture
+def farm(capstan_env_vars, rtmp_server, farm_process) -> FarmProcess:
+    """A dispatcher and the reconciler on FAST timings (the workers are the test's); the
+    dispatcher."""
+    capstan_env_vars.update(FAST)
+    dispatcher = farm_process("dispatcher")
+    farm_process("reconciler")
+    return dispatcher
+
+
+PAGE_STALL_S = 4  # the hang scenarios' CAPSTAN_STALL_TIMEOUT_S
+
+
+class PageRecording(NamedTuple):
+    api: pano.PanoramaApi
+    task_id: str
+    started: float  # when Describe said recording (monotonic)
+    worker_pid: int  # the worker process holding the task
+
+
+@pytest.fixture
+def page_recording(capstan_env_vars, farm_process, static_server) -> Callable[..., PageRecording]:
+    """page_recording(width, height, seconds): a blue test page recorded for ``seconds`` by
+    the one panorama worker of a farm on FAST timings that ends a task PAGE_STALL_S after
+    its capture or its page stops answering."""
+    require_browser_stack()
+    capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(PAGE_STALL_S)})
+    api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
+    farm_process("panorama", concurrency=1)
+    pages = static_server(pano.PAGES)
+
+    def record(width: int, height: int, seconds: float) -> PageRecording:
+        url = pano.page_url(pages.url, bg="0000ff")
+        task_id = api.start(RecordURL=url, Width=width, Height=height)
+        api.wait_status(task_id, "recording")
+        started = time.monotonic()
+        time.sleep(seconds)
+        store = default_store()
+        pid = wait_for(lambda: holder_pid(store, task_id), 10, "a worker holds the lease")
+        return PageRecording(api, task_id, started, pid)
+
+    return record

@@ -15,15 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.support import FAST, HttpClient, children, examine, holder_pid, send, wait_for
 from tests.support import media
 from tests.support import panorama_helpers as pano
-from tests.support.tools import require_browser_stack
-from workers.common.store import default_store
+from tests.support.api import local_file
+from tests.support.chaos import examine, wait_for
+from tests.support.procs import children, send
 
 pytestmark = pytest.mark.integration
-
-STALL_S = 4
 
 
 def chromium_descendants(pid: int) -> list[int]:
@@ -48,23 +46,12 @@ def state(pid: int) -> tuple[str, str]:
 
 
 def test_a_hung_chromium_fails_the_task_clearly_and_keeps_the_recording(
-    capstan_env_vars, capstan_env, farm_process, static_server, chaos_figures
+    capstan_env, page_recording, chaos_figures
 ):
-    require_browser_stack()
-    capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(STALL_S)})
-    api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
-    farm_process("panorama", concurrency=1)
-    store = default_store()
-    pages = static_server(pano.PAGES)
-
     # Given a page being recorded
-    task_id = api.start(RecordURL=pano.page_url(pages.url, bg="0000ff"), Width=320, Height=240)
-    api.wait_status(task_id, "recording")
-    started = time.monotonic()
-    time.sleep(4)
+    api, task_id, started, worker_pid = page_recording(320, 240, seconds=4)
 
     # When every one of its Chromium processes freezes (renderers and browser)
-    worker_pid = wait_for(lambda: holder_pid(store, task_id), 10, "a worker holds the lease")
     frozen = wait_for(lambda: chromium_descendants(worker_pid), 10, "the task's Chromium")
     for pid in frozen:
         send(pid, signal.SIGSTOP)
@@ -73,7 +60,7 @@ def test_a_hung_chromium_fails_the_task_clearly_and_keeps_the_recording(
     # Then the task ends by itself with a clear error and the recording before the hang
     body = api.finished(task_id, timeout=60)
     result = body["Result"]
-    output = examine(result, lambda url: pano.local_file(capstan_env, url))
+    output = examine(result, lambda url: local_file(capstan_env, url))
     chaos_figures(
         "panorama: Chromium hung (SIGSTOP)",
         media_seconds_lost=(hung - started) - output.duration_s,

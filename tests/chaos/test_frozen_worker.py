@@ -12,35 +12,18 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.chaos.support import (
-    FAST,
-    HttpClient,
-    epoch_seconds,
-    examine,
-    ffmpeg_children,
-    holder_pid,
-    send,
-    wait_for,
-)
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient
+from tests.support.chaos import FAST, epoch_seconds, holder_pid, stop_and_examine, wait_for
+from tests.support.procs import ffmpeg_children, gone, send
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
 
 FENCED_LINE = "another worker owns it now"
-
-
-def gone(pid: int) -> bool:
-    """The process has exited (reaped, or a zombie waiting for its parent)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
 
 
 def epoch_names(store, task_id, epoch):
@@ -86,12 +69,8 @@ def test_a_frozen_recorder_that_comes_back_after_the_takeover_stops_without_writ
     ffmpeg_gone_s = time.monotonic() - released
     wait_for(lambda: FENCED_LINE in frozen.log.read_text(), 15, "the old worker says fenced")
     time.sleep(3)
-    api.act("Stop", task_id)
-    stopped = time.monotonic()
-    body = api.finished(task_id, timeout=90)
+    stopped, body, output = stop_and_examine(api, task_id, capstan_env)
     callbacks = callback_receiver.wait_for(1)
-
-    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
     names = [s["name"] for s in store.segments(task_id)]
     chaos_figures(
         "recorder: worker frozen (SIGSTOP) then back after the takeover",

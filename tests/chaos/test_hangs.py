@@ -12,42 +12,20 @@ import time
 
 import pytest
 
-from tests.chaos.support import (
-    FAST,
-    HttpClient,
-    examine,
-    ffmpeg_children,
-    holder_pid,
-    send,
-    wait_for,
-)
-from tests.support import panorama_helpers as pano
-from tests.support.tools import require_browser_stack
-from workers.common.store import default_store
+from tests.support.api import local_file
+from tests.support.chaos import FAST, examine, wait_for
+from tests.support.procs import ffmpeg_children, send
 
 pytestmark = pytest.mark.integration
 
-STALL_S = 4
-
 
 def test_a_hung_capture_ffmpeg_fails_the_task_clearly_and_keeps_the_recording(
-    capstan_env_vars, capstan_env, farm_process, static_server, chaos_figures
+    capstan_env, page_recording, chaos_figures
 ):
-    require_browser_stack()
-    capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(STALL_S)})
-    api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
-    farm_process("panorama", concurrency=1)
-    store = default_store()
-    pages = static_server(pano.PAGES)
-
     # Given a page being recorded
-    task_id = api.start(RecordURL=pano.page_url(pages.url, bg="0000ff"), Width=640, Height=360)
-    api.wait_status(task_id, "recording")
-    started = time.monotonic()
-    time.sleep(5)
+    api, task_id, started, worker_pid = page_recording(640, 360, seconds=5)
 
     # When its ffmpeg hangs
-    worker_pid = wait_for(lambda: holder_pid(store, task_id), 10, "a worker holds the lease")
     (capture,) = wait_for(lambda: ffmpeg_children(worker_pid), 10, "the capture ffmpeg")
     send(capture, signal.SIGSTOP)
     hung = time.monotonic()
@@ -56,7 +34,7 @@ def test_a_hung_capture_ffmpeg_fails_the_task_clearly_and_keeps_the_recording(
     body = api.finished(task_id, timeout=90)
     send(capture, signal.SIGCONT)  # (already killed by the runtime; harmless)
     result = body["Result"]
-    output = examine(result, lambda url: pano.local_file(capstan_env, url))
+    output = examine(result, lambda url: local_file(capstan_env, url))
     chaos_figures(
         "panorama: capture ffmpeg hung (SIGSTOP)",
         media_seconds_lost=(hung - started) - output.duration_s,

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.cluster import Cluster
-from tests.chaos.support import SEGMENT_S, examine, wait_for
 from tests.support import panorama_helpers as pano
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from tests.support.chaos import SEGMENT_S, examine, wait_for
+from tests.support.cluster import Cluster
 from tests.support.hosts import Network
 from tests.support.http import StaticServer
 from tests.support.tools import BROWSER_STACK, require

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.chaos.support import FAST, HttpClient, examine, wait_for
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient, local_file
+from tests.support.chaos import FAST, examine, wait_for
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,7 @@ def test_storage_and_callback_outages_are_ridden_out(
     finished = api.finished(task_id, timeout=120)
     wait_for(lambda: any(c.status == 200 for c in callback_receiver.received), 30, "a 200")
     result = finished["Result"]
-    out = examine(result, lambda url: rec.local_file(capstan_env, url))
+    out = examine(result, lambda url: local_file(capstan_env, url))
     chaos_figures(
         "recorder: storage and callback receiver down",
         media_seconds_lost=4 - out.duration_s,

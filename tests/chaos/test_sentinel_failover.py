@@ -19,9 +19,10 @@ import time
 import pytest
 import requests
 
-from tests.chaos.support import FAST, SEGMENT_S, HttpClient, Traffic, examine, wait_for
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient
+from tests.support.chaos import FAST, SEGMENT_S, Traffic, stop_and_examine, wait_for
 from workers.common import probe
 from workers.common.store import default_store
 
@@ -101,10 +102,7 @@ def test_a_sentinel_failover_loses_no_task_and_no_media(
         traffic.stop()
 
     # Then the recording goes on and ends as one playable file
-    recorder.act("Stop", recording)
-    stopped = time.monotonic()
-    finished = recorder.finished(recording, timeout=120)
-    output = examine(finished["Result"], lambda url: rec.local_file(on_sentinel, url))
+    stopped, finished, output = stop_and_examine(recorder, recording, on_sentinel, timeout=120)
     lost = (stopped - started) - output.duration_s
     pushed = pusher.finished(pushing, timeout=90)
     # Every accepted Start finishes, once: still its first epoch, never taken over

@@ -16,29 +16,15 @@ import time
 import pytest
 
 from deploy.local.ready import celery_pong
-from tests.chaos.support import (
-    FAST,
-    HttpClient,
-    epoch_seconds,
-    examine,
-    holder_pid,
-    wait_for,
-)
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient, local_file
+from tests.support.chaos import epoch_seconds, examine, holder_pid, stop_and_examine, wait_for
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
 
 TOLERANCE_S = 1.5
 GRACE_S = 30.0  # the chart's terminationGracePeriodSeconds is far longer; generous here
-
-
-@pytest.fixture
-def farm(capstan_env_vars, rtmp_server, farm_process):
-    capstan_env_vars.update(FAST)
-    dispatcher = farm_process("dispatcher")
-    farm_process("reconciler")
-    return dispatcher
 
 
 def later_seconds(store, task_id) -> float:
@@ -76,11 +62,7 @@ def test_sigterm_hands_the_recording_over_with_only_the_gap_lost(
     wait_for(lambda: store.get(task_id).epoch >= 2, 30, "the task is handed over")
     wait_for(lambda: later_seconds(store, task_id) > 0, 30, "the next worker stores a segment")
     time.sleep(2)
-    api.act("Stop", task_id)
-    stopped = time.monotonic()
-    body = api.finished(task_id, timeout=90)
-
-    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
+    stopped, body, output = stop_and_examine(api, task_id, capstan_env)
     before = epoch_seconds(store, task_id, 1)
     after = later_seconds(store, task_id)
     chaos_figures(
@@ -131,7 +113,7 @@ def test_redis_restart_loses_no_recording_and_no_queued_start(
     api.act("Stop", second)
     second_body = api.finished(second, timeout=90)
 
-    output = examine(first_body["Result"], lambda url: rec.local_file(capstan_env, url))
+    output = examine(first_body["Result"], lambda url: local_file(capstan_env, url))
     lost = (stopped - present) - output.duration_s
     chaos_figures(
         "recorder: Redis restart mid-recording",

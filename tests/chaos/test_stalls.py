@@ -13,19 +13,11 @@ import time
 
 import pytest
 
-from tests.chaos.support import (
-    FAST,
-    SEGMENT_S,
-    HttpClient,
-    examine,
-    ffmpeg_children,
-    holder_pid,
-    send,
-    wait_for,
-)
-from tests.chaos.test_frozen_worker import gone
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient
+from tests.support.chaos import FAST, SEGMENT_S, holder_pid, stop_and_examine, wait_for
+from tests.support.procs import ffmpeg_children, gone, send
 from workers.common.store import default_store
 
 pytestmark = pytest.mark.integration
@@ -69,11 +61,7 @@ def test_a_hung_recorder_pull_is_restarted_and_the_recording_stays_one_file(
     finally:
         send(hung, signal.SIGCONT)  # (already killed by then; harmless)
     time.sleep(2)
-    api.act("Stop", task_id)
-    stopped = time.monotonic()
-    body = api.finished(task_id, timeout=60)
-
-    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
+    stopped, body, output = stop_and_examine(api, task_id, capstan_env, timeout=60)
     lost = (stopped - present) - output.duration_s
     chaos_figures(
         "recorder: capture ffmpeg hung (SIGSTOP)",

@@ -13,20 +13,19 @@ import time
 
 import pytest
 
-from tests.chaos.support import (
-    FAST,
-    SEGMENT_S,
-    HttpClient,
-    epoch_seconds,
-    examine,
-    holder_pid,
-    wait_for,
-)
 from tests.support import avsync
 from tests.support import panorama_helpers as pano
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
+from tests.support.api import HttpClient
 from tests.support.bare_capture import SIZE, assert_in_sync, flash_url
+from tests.support.chaos import (
+    SEGMENT_S,
+    epoch_seconds,
+    holder_pid,
+    stop_and_examine,
+    wait_for,
+)
 from tests.support.tools import require_browser_stack
 from workers.common.store import default_store
 
@@ -34,14 +33,6 @@ pytestmark = pytest.mark.integration
 
 TOLERANCE_S = 1.5  # polling and ffmpeg's own start/stop, on a busy 2-core machine
 SYNC_MS = 20.0  # issue 11: a beep within 20 ms of its flash, the sender's offset being 0
-
-
-@pytest.fixture
-def farm(capstan_env_vars, rtmp_server, farm_process):
-    capstan_env_vars.update(FAST)
-    dispatcher = farm_process("dispatcher")
-    farm_process("reconciler")
-    return dispatcher
 
 
 def kill_the_holder(workers, store, task_id):
@@ -76,11 +67,7 @@ def test_recorder_killed_mid_recording_is_taken_over_and_gives_one_file(
     late = {"name": "e0001r9999_00000.ts", "key": "x", "duration": 1, "size": 1}
     assert not store.add_segment(task_id, 1, late)
     time.sleep(3)
-    api.act("Stop", task_id)
-    stopped = time.monotonic()
-    body = api.finished(task_id, timeout=90)
-
-    output = examine(body["Result"], lambda url: rec.local_file(capstan_env, url))
+    stopped, body, output = stop_and_examine(api, task_id, capstan_env)
     before = epoch_seconds(store, task_id, 1)
     after = epoch_seconds(store, task_id, 2)
     lost = recorded_before - before
@@ -169,11 +156,7 @@ def test_panorama_killed_mid_recording_is_taken_over_and_gives_one_file(
     # Then the other worker opens the page again and records on
     wait_for(lambda: epoch_seconds(store, task_id, 2) > 0, 60, "epoch 2 stores a segment")
     time.sleep(4)  # two events or more after the takeover
-    api.act("Stop", task_id)
-    stopped = time.monotonic()
-    body = api.finished(task_id, timeout=90)
-
-    output = examine(body["Result"], lambda url: pano.local_file(capstan_env, url))
+    stopped, body, output = stop_and_examine(api, task_id, capstan_env)
     before = epoch_seconds(store, task_id, 1)
     after = epoch_seconds(store, task_id, 2)
     lost = (killed - started) - before

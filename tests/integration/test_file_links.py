@@ -22,17 +22,14 @@ BUCKET = "private-recordings"
 
 
 @pytest.fixture
-def s3_output(monkeypatch, capstan_env_vars, s3_server):
+def farm_env(s3_server):
     """The farm's output is the bucket; links are signed with OLD (the key before rotation)."""
     s3_server.make_bucket(BUCKET)
-    extra = {"CAPSTAN_STORAGE": "s3", "CAPSTAN_S3_BUCKET": BUCKET, "CAPSTAN_SECRET_KEY": OLD}
-    capstan_env_vars.update(extra)
-    for key, value in extra.items():
-        monkeypatch.setenv(key, value)
+    return {"CAPSTAN_STORAGE": "s3", "CAPSTAN_S3_BUCKET": BUCKET, "CAPSTAN_SECRET_KEY": OLD}
 
 
 @pytest.fixture
-def rotated_dispatcher(s3_output, capstan_env, farm_process):
+def rotated_dispatcher(settings, farm_process):
     """A dispatcher whose key was rotated since the links were made: NEW seals, OLD still reads."""
     return farm_process("dispatcher", env={"CAPSTAN_SECRET_KEY": f"{NEW},{OLD}"})
 
@@ -47,13 +44,11 @@ def store_file(settings: Settings, tmp_path: Path, key: str, content: bytes) -> 
     return storage.url(key)
 
 
-def test_an_old_file_url_redirects_to_a_fresh_presigned_url(
-    s3_output, capstan_env, rotated_dispatcher, tmp_path
-):
+def test_an_old_file_url_redirects_to_a_fresh_presigned_url(settings, rotated_dispatcher, tmp_path):
     # Given a recording in the bucket, and the FileURL a callback carried
     content = os.urandom(200_000)
-    url = store_file(capstan_env, tmp_path, "task-1/user_1700000000.mp4", content)
-    assert url.startswith(f"{capstan_env.public_url}/files/s3/")
+    url = store_file(settings, tmp_path, "task-1/user_1700000000.mp4", content)
+    assert url.startswith(f"{settings.public_url}/files/s3/")
 
     # When a client without bucket keys opens it, after the farm's key was rotated
     first = requests.get(url, allow_redirects=False, timeout=10)
@@ -69,25 +64,25 @@ def test_an_old_file_url_redirects_to_a_fresh_presigned_url(
 
 
 def test_a_link_with_a_wrong_signature_or_another_key_is_not_found(
-    s3_output, capstan_env, rotated_dispatcher, tmp_path
+    settings, rotated_dispatcher, tmp_path
 ):
-    url = store_file(capstan_env, tmp_path, "task-2/a.mp4", b"a")
-    store_file(capstan_env, tmp_path, "task-2/b.mp4", b"b")
+    url = store_file(settings, tmp_path, "task-2/a.mp4", b"a")
+    store_file(settings, tmp_path, "task-2/b.mp4", b"b")
     signature = url.rsplit("?s=", 1)[1]
     for forged in (url.replace("a.mp4", "b.mp4"), url.replace(signature, "A" * len(signature))):
         assert requests.get(forged, allow_redirects=False, timeout=10).status_code == 404
 
 
 def test_an_hls_playlist_plays_segment_by_segment_without_keys(
-    s3_output, capstan_env, rotated_dispatcher, tmp_path
+    settings, rotated_dispatcher, tmp_path
 ):
     # Given an HLS recording in the bucket: a playlist and its segments side by side
     parts = {f"rec{i}.ts": os.urandom(50_000) for i in range(2)}
     for name, content in parts.items():
-        store_file(capstan_env, tmp_path, f"task-3/{name}", content)
+        store_file(settings, tmp_path, f"task-3/{name}", content)
     listing = "".join(f"#EXTINF:2.0,\n{name}\n" for name in parts)
     playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n{listing}#EXT-X-ENDLIST\n"
-    url = store_file(capstan_env, tmp_path, "task-3/rec.m3u8", playlist.encode())
+    url = store_file(settings, tmp_path, "task-3/rec.m3u8", playlist.encode())
 
     # When a player loads the playlist and each segment it names, relative to the playlist
     answer = requests.get(url, timeout=10)

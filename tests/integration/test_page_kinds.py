@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.support import clips, media
+from tests.support.api import Pool, local_file
 from tests.support.frames import Box, ink, movement, pixels, shape_difference, share
-from tests.support.panorama_helpers import PAGES, PanoramaApi, local_file
+from tests.support.panorama_helpers import PAGES, PanoramaApi
 from tests.support.tools import missing, require, require_browser_stack
 
 pytestmark = pytest.mark.integration
+
+POOL = Pool(PanoramaApi)
 
 SECONDS = 6
 WHITE, MAGENTA, YELLOW = (255, 255, 255), (255, 0, 255), (255, 255, 0)
@@ -28,21 +31,9 @@ SCRIPTS = {0: "Chinese (中 语)", 1: "Japanese (あ カ)", 2: "Korean (한 글)
 
 
 @pytest.fixture
-def settings(capstan_env):
+def farm_env():
     require_browser_stack()
-    return capstan_env
-
-
-@pytest.fixture
-def api(settings) -> PanoramaApi:
-    from dispatcher.app import create_app
-
-    return PanoramaApi(create_app().test_client())
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("panorama", concurrency=2)
+    return {}
 
 
 @pytest.fixture

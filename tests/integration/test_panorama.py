@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.support import media
+from tests.support.api import Pool, local_file
 from tests.support.panorama_helpers import (
     BLUE,
     GREEN,
@@ -25,13 +26,14 @@ from tests.support.panorama_helpers import (
     decrypt_hls,
     is_plain_mpegts,
     kill,
-    local_file,
     page_url,
     region_rgb,
 )
 from tests.support.tools import free_port, require_browser_stack
 
 pytestmark = pytest.mark.integration
+
+POOL = Pool(PanoramaApi)
 
 EXTRA_ENV = {
     "CAPSTAN_SEGMENT_SECONDS": "2",
@@ -44,38 +46,14 @@ EXTRA_ENV = {
 
 
 @pytest.fixture
-def tools() -> None:
+def farm_env():
     require_browser_stack()
-
-
-@pytest.fixture
-def panorama_env(monkeypatch, capstan_env_vars, tools):
-    capstan_env_vars.update(EXTRA_ENV)
-    for key, value in EXTRA_ENV.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def settings(panorama_env, capstan_env):
-    return capstan_env
+    return EXTRA_ENV
 
 
 @pytest.fixture
 def pages(static_server):
     return static_server(PAGES)
-
-
-@pytest.fixture
-def api(settings) -> PanoramaApi:
-    from dispatcher.app import create_app
-
-    return PanoramaApi(create_app().test_client())
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    """A panorama pool worker, as `make run` starts it (two tasks at a time)."""
-    return farm_process("panorama", concurrency=2)
 
 
 def record_for(api: PanoramaApi, task_id: str, seconds: float) -> None:

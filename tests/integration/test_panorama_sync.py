@@ -18,22 +18,13 @@ import time
 import pytest
 
 from tests.support import avsync, media
+from tests.support.api import Pool, local_file
 from tests.support.bare_capture import SIZE, assert_in_sync, flash_url
-from tests.support.panorama_helpers import RESUME_S, InProcessWorker, PanoramaApi, local_file
+from tests.support.panorama_helpers import RESUME_S, InProcessWorker, PanoramaApi
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def api(settings) -> PanoramaApi:
-    from dispatcher.app import create_app
-
-    return PanoramaApi(create_app().test_client())
-
-
-@pytest.fixture
-def settings(monkeypatch, capstan_env_vars, capstan_env):
-    return capstan_env
+POOL = Pool(PanoramaApi)
 
 
 def finish(api: PanoramaApi, task_id: str, worker: InProcessWorker) -> dict:

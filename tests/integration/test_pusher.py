@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.support.api import Pool
 from tests.support.pusher_helpers import (
     USER_SIG,
     PusherApi,
@@ -25,6 +26,8 @@ from tests.support.tools import free_port, require, wait_until
 from workers.pusher.progress import progress_key
 
 pytestmark = pytest.mark.integration
+
+POOL = Pool(PusherApi)
 
 SOURCE_S = 30  # the timecode file's length
 
@@ -42,20 +45,8 @@ def media(tmp_path_factory):
 
 
 @pytest.fixture
-def settings(capstan_env, rtmp_server, s3_server):
-    return capstan_env
-
-
-@pytest.fixture
-def api(settings):
-    from dispatcher.app import create_app
-
-    return PusherApi(create_app(settings).test_client())
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("pusher", concurrency=4)
+def farm_env(rtmp_server, s3_server):
+    return {}
 
 
 @pytest.fixture

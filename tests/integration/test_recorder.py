@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.support import media
+from tests.support.api import Pool, local_file
 from tests.support.publisher import GOP_S
 from tests.support.recorder_helpers import (
     RECORDER_TEST_ENV,
@@ -19,7 +20,6 @@ from tests.support.recorder_helpers import (
     USER_SIG,
     RecorderApi,
     clip,
-    local_file,
     push_url,
     seeds_request,
 )
@@ -27,29 +27,12 @@ from tests.support.tools import free_port
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def recorder_env(monkeypatch, capstan_env_vars, rtmp_server, s3_server):
-    capstan_env_vars.update(RECORDER_TEST_ENV)
-    for key, value in RECORDER_TEST_ENV.items():
-        monkeypatch.setenv(key, value)
+POOL = Pool(RecorderApi)
 
 
 @pytest.fixture
-def settings(recorder_env, capstan_env):
-    return capstan_env
-
-
-@pytest.fixture
-def api(settings):
-    from dispatcher.app import create_app
-
-    return RecorderApi(create_app(settings).test_client())
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("recorder", concurrency=4)
+def farm_env(rtmp_server, s3_server):
+    return RECORDER_TEST_ENV
 
 
 def assert_seeds_body(body, user_id, room_id="", str_room_id=""):

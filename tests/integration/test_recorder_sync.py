@@ -18,17 +18,19 @@ from pathlib import Path
 import pytest
 
 from tests.support import avsync, media
+from tests.support.api import Pool, local_file
 from tests.support.publisher import FLASH_EVERY_S, GOP_S, lavfi_publish_argv
 from tests.support.recorder_helpers import (
     RECORDER_TEST_ENV,
     SDK_APP_ID,
     RecorderApi,
-    local_file,
     push_url,
     seeds_request,
 )
 
 pytestmark = pytest.mark.integration
+
+POOL = Pool(RecorderApi, concurrency=1)
 
 SYNC_MS = 20.0  # the bound on beep minus flash, the sender's being 0
 HOLE_MS = 3.0  # a jump in the audio's timestamps a player would play as a shift
@@ -54,23 +56,8 @@ def sent_visit_s(tmp_path_factory) -> float:
 
 
 @pytest.fixture
-def settings(monkeypatch, capstan_env_vars, rtmp_server, capstan_env):
-    capstan_env_vars.update(RECORDER_TEST_ENV)
-    for key, value in RECORDER_TEST_ENV.items():
-        monkeypatch.setenv(key, value)
-    return capstan_env
-
-
-@pytest.fixture
-def api(settings):
-    from dispatcher.app import create_app
-
-    return RecorderApi(create_app(settings).test_client())
-
-
-@pytest.fixture
-def worker(settings, farm_process):
-    return farm_process("recorder", concurrency=1)
+def farm_env(rtmp_server):
+    return RECORDER_TEST_ENV
 
 
 def assert_in_sync(sync: avsync.Sync, events: int) -> None:

@@ -21,8 +21,11 @@ import pytest
 from cryptography.fernet import Fernet
 
 from config.settings import get_settings
-from tests.chaos.support import children
 from tests.support import media
+from tests.support.api import local_file
+from tests.support.pattern_session import PatternSession, PatternSpec
+from tests.support.procs import children
+from tests.support.redis_text import redis_text
 from tests.support.tools import REPO
 from workers.common import crypto
 from workers.common.callback import signature
@@ -31,8 +34,6 @@ from workers.common.runtime import run_task
 from workers.common.specs.base import split_secrets
 from workers.common.states import Action, Status
 from workers.common.store import TaskStore, default_store, sub_key, task_key
-
-from .pattern_session import PatternSession, PatternSpec
 
 pytestmark = pytest.mark.integration
 
@@ -102,11 +103,6 @@ def record_with_a_pause(store: TaskStore, task_id: str) -> float:
     time.sleep(4)
     store.control(task_id, SERVICE, Action.STOP, Status.RECORDING)
     return (paused - started) + (time.monotonic() - resumed)
-
-
-def local_file(settings, url: str) -> Path:
-    key = url.split("/files/", 1)[1]
-    return settings.output_dir / key
 
 
 def test_pause_resume_gives_one_file_of_the_time_recorded_and_a_signed_callback(
@@ -205,12 +201,7 @@ def test_stop_before_a_worker_took_it_cancels_the_task(store):
 
 def test_secrets_are_sealed_in_the_record_and_open_for_the_session(store, redis_server):
     task_id = create(store, Password="hunter2-very-secret")
-    everything = b"".join(
-        str(redis_server.client(db).dump(key)).encode()
-        for db in (0, 1, 2)
-        for key in redis_server.client(db).keys("*")
-    )
-    assert b"hunter2-very-secret" not in everything
+    assert "hunter2-very-secret" not in redis_text(redis_server.client)
     spec = PatternSpec.model_validate(
         {**store.get(task_id).spec, **crypto.unseal(store.get(task_id).secrets)}
     )
@@ -242,7 +233,7 @@ def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
     task_id = create(store)
     code = (
         "import sys; from workers.common.runtime import run_task;"
-        "from tests.integration.pattern_session import PatternSession;"
+        "from tests.support.pattern_session import PatternSession;"
         "run_task(sys.argv[1], PatternSession)"
     )
     doomed = subprocess.Popen(

@@ -17,12 +17,17 @@ from workers.common.signing import sign_request
 pytestmark = pytest.mark.integration
 
 KEYS = {"app1": "s3cret-app-key"}
+UNKNOWN = "00000000-0000-4000-8000-000000000000"  # a well-formed TaskID no Start gave
+DESCRIBE = b'{"Action":"Describe","Data":{"TaskID":"%s"}}' % UNKNOWN.encode()
+# Each endpoint, and what a signed request gets from an empty farm: the endpoint's own
+# answer (the list, or "no such task" from the store), which neither a refusal, nor a
+# body check, nor a crash gives.
 API = [
-    ("POST", "/v1/panorama", b'{"Action":"Describe","Data":{"TaskID":"x"}}'),
-    ("POST", "/v1/recorder", b'{"Action":"Describe","Data":{"TaskID":"x"}}'),
-    ("POST", "/v1/pusher", b'{"Action":"Describe","Data":{"TaskID":"x"}}'),
-    ("GET", "/v1/tasks", b""),
-    ("GET", "/v1/tasks/x", b""),
+    ("POST", "/v1/panorama", DESCRIBE, 404, "TaskNotFound"),
+    ("POST", "/v1/recorder", DESCRIBE, 404, "TaskNotFound"),
+    ("POST", "/v1/pusher", DESCRIBE, 404, "TaskNotFound"),
+    ("GET", "/v1/tasks", b"", 200, None),
+    ("GET", f"/v1/tasks/{UNKNOWN}", b"", 404, "TaskNotFound"),
 ]
 
 
@@ -35,22 +40,27 @@ def test_every_api_endpoint_wants_a_signature_and_a_replay_is_refused(farm_proce
     keys = {"CAPSTAN_APP_KEYS": json.dumps(KEYS), "CAPSTAN_SIGNATURE_MAX_SKEW_S": "3"}
     url = farm_process("dispatcher", env=keys).url
 
-    for method, path, body in API:
+    for method, path, body, status, error in API:
         unsigned = call(url, method, path, body)
         assert unsigned.status_code == 401, (path, unsigned.text)
         assert unsigned.json()["ErrorCode"] == "AuthFailure"
-        bad = sign_request(method, path, body, "app1", "not-the-secret")
-        assert call(url, method, path, body, bad).status_code == 401
+        bad = call(url, method, path, body, sign_request(method, path, body, "app1", "not-it"))
+        assert (bad.status_code, bad.json()["ErrorCode"]) == (401, "AuthFailure"), path
         signed = call(
             url, method, path, body, sign_request(method, path, body, "app1", KEYS["app1"])
         )
-        assert signed.status_code != 401, (path, signed.text)
+        assert signed.status_code == status, (path, signed.text)
+        if error is None:
+            assert signed.json()["Tasks"] == [], path
+        else:
+            assert signed.json()["ErrorCode"] == error, (path, signed.text)
     assert requests.get(url + "/healthz", timeout=10).status_code == 200
 
     # A request captured on the wire and replayed once its date is older than the skew
     method, path, body = "GET", "/v1/tasks", b""
     captured = sign_request(method, path, body, "app1", KEYS["app1"])
-    assert call(url, method, path, body, captured).status_code == 200
+    first = call(url, method, path, body, captured)
+    assert (first.status_code, first.json()["Tasks"]) == (200, [])
     time.sleep(4.5)
     replayed = call(url, method, path, body, captured)
     assert replayed.status_code == 401

@@ -6,17 +6,17 @@ API and pages, Describe and list answers, and the callback bodies.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
 import pytest
 import requests
 
-from tests.chaos.support import wait_for
 from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
-from workers.common.signing import sign_request
+from tests.support.api import HttpClient
+from tests.support.redis_text import redis_text
+from tests.support.tools import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,53 +30,6 @@ SECRETS = {
     "EncryptKey": "5ec2e7ab5ec2e7ab5ec2e7ab5ec2e7ab",
     "app secret": KEYS["app1"],
 }
-
-
-class Signed:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __call__(self, method: str, path: str, body: object = None) -> requests.Response:
-        raw = b"" if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        headers.update(sign_request(method, path, raw, "app1", KEYS["app1"]))
-        return requests.request(method, self.url + path, data=raw, headers=headers, timeout=20)
-
-    def post(self, path: str, json: object = None):  # the pools' Api helpers call this
-        from tests.chaos.support import Answer
-
-        return Answer(self(path=path, method="POST", body=json))
-
-
-def redis_text(redis_server) -> str:
-    """Every value of db0-2 as text; Celery message bodies base64-decoded."""
-    parts = []
-    for db in (0, 1, 2):
-        client = redis_server.client(db)
-        for key in client.scan_iter():
-            kind = client.type(key)
-            if kind == "string":
-                values = [client.get(key) or ""]
-            elif kind == "hash":
-                values = [f"{k}={v}" for k, v in client.hgetall(key).items()]
-            elif kind == "list":
-                values = client.lrange(key, 0, -1)
-            elif kind == "set":
-                values = list(client.smembers(key))
-            elif kind == "zset":
-                values = client.zrange(key, 0, -1)
-            else:
-                values = [repr(client.dump(key))]
-            parts += [key, *values, *map(decoded_body, values)]
-    return "\n".join(parts)
-
-
-def decoded_body(value: str) -> str:
-    try:
-        message = json.loads(value)
-        return base64.b64decode(message["body"]).decode(errors="replace")
-    except Exception:
-        return ""
 
 
 def flower_text(flower_url: str, task_ids: list[str]) -> str:
@@ -108,7 +61,7 @@ def test_no_secret_in_logs_redis_flower_describe_or_callbacks(
     farm_process("pusher", concurrency=2)
     farm_process("reconciler")
     flower = farm_process("flower", env={"FLOWER_UNAUTHENTICATED_API": "true"})
-    api = Signed(dispatcher.url)
+    api = HttpClient(dispatcher.url, app_key=("app1", KEYS["app1"]))
     bucket = s3_server.make_bucket("secrets-out")
     lavfi_publisher(rec.push_url(capstan_env, 43474, "sec"))
     rtmp_server.wait_published(f"{rec.SDK_APP_ID}_43474_sec")
@@ -134,9 +87,9 @@ def test_no_secret_in_logs_redis_flower_describe_or_callbacks(
                   "AuthUrl": "https://example.com/key"},
     }  # fmt: skip
     answers = [
-        api("POST", "/v1/recorder", recording),
-        api("POST", "/v1/pusher", pushing),
-        api("POST", "/v1/panorama", {"Action": "Start", "Data": panorama}),
+        api.request("POST", "/v1/recorder", recording),
+        api.request("POST", "/v1/pusher", pushing),
+        api.request("POST", "/v1/panorama", {"Action": "Start", "Data": panorama}),
     ]
     assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
     ids = [a.json()["TaskID"] for a in answers]
@@ -144,24 +97,24 @@ def test_no_secret_in_logs_redis_flower_describe_or_callbacks(
     # When they run to their end (the panorama one is stopped while queued)
     def status(service: str, task_id: str) -> str:
         body = {"Action": "Describe", "Data": {"TaskID": task_id}}
-        return api("POST", f"/v1/{service}", body).json()["Status"]
+        return api.request("POST", f"/v1/{service}", body).json()["Status"]
 
-    api("POST", "/v1/panorama", {"Action": "Stop", "Data": {"TaskID": ids[2]}})
-    wait_for(lambda: status("recorder", ids[0]) == "finished", 90, "the recording finished")
-    wait_for(lambda: status("pusher", ids[1]) == "finished", 90, "the push finished")
+    api.request("POST", "/v1/panorama", {"Action": "Stop", "Data": {"TaskID": ids[2]}})
+    wait_until(lambda: status("recorder", ids[0]) == "finished", 90, 0.2, "the recording finished")
+    wait_until(lambda: status("pusher", ids[1]) == "finished", 90, 0.2, "the push finished")
     callback_receiver.wait_for(1)
     time.sleep(1)  # Flower's event stream catches up
 
     # Then no secret is anywhere
     seen = {
         "Describe": "\n".join(
-            api("POST", f"/v1/{s}", {"Action": "Describe", "Data": {"TaskID": t}}).text
+            api.request("POST", f"/v1/{s}", {"Action": "Describe", "Data": {"TaskID": t}}).text
             for s, t in zip(("recorder", "pusher", "panorama"), ids, strict=True)
         )
-        + api("GET", "/v1/tasks").text
-        + "".join(api("GET", f"/v1/tasks/{t}").text for t in ids),
+        + api.request("GET", "/v1/tasks").text
+        + "".join(api.request("GET", f"/v1/tasks/{t}").text for t in ids),
         "callbacks": "\n".join(c.raw.decode(errors="replace") for c in callback_receiver.received),
-        "redis": redis_text(redis_server),
+        "redis": redis_text(redis_server.client),
         "flower": flower_text(flower.url, ids[:2]),
     }
     for process in farm_process.started:

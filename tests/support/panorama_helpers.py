@@ -13,9 +13,8 @@ import subprocess
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
-from config.settings import Settings
 from tests.support.api import ServiceApi
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
@@ -48,17 +47,8 @@ class PanoramaApi(ServiceApi):
     def start(self, **data: Any) -> str:  # type: ignore[override]
         return super().start({"Action": "Start", "Data": data})
 
-    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        return self.wait_status(task_id, "finished", timeout=timeout)
-
     def recorded_s(self, task_id: str) -> float:
         return float(self.describe(task_id).get("Progress", {}).get("RecordedSeconds", 0))
-
-
-def local_file(settings: Settings, file_url: str) -> Path:
-    """The default (local) output's file behind a FileURL of /files/<key>."""
-    key = unquote(file_url.split("/files/", 1)[1])
-    return settings.output_dir / key
 
 
 def chromium_pids(task_id: str) -> list[int]:

@@ -152,6 +152,3 @@ class PusherApi(ServiceApi):
                 raise AssertionError(f"{task_id}: Position {position} never reached {seconds}")
             time.sleep(0.1)
         return position
-
-    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        return self.wait_status(task_id, "finished", timeout=timeout)

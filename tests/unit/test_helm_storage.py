@@ -6,7 +6,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from tests.unit.test_helm_chart import (
+from tests.support.helm import (
     CHART,
     LOSING,
     STORAGE_SETS,

@@ -1,11 +1,13 @@
-"""ManagedProcess with real child processes."""
+"""ManagedProcess with real child processes: the farm's way (stderr through a pipe) and the
+local farm's (output into a log file, stopped as a service)."""
 
 import sys
 import time
 
 import pytest
 
-from workers.common.process import ManagedProcess, ProcessFailed
+from tests.support.procs import gone
+from workers.common.process import SERVICE, ManagedProcess, ProcessFailed
 
 
 def test_ready_on_a_stderr_line_and_tail_keeps_the_last_lines():
@@ -53,3 +55,54 @@ def test_quit_key_lets_a_child_finish_cleanly():
     proc = ManagedProcess("q", [sys.executable, "-c", code]).start()
     assert proc.stop(grace_s=5, quit_key=True) == 0
     proc.close()
+
+
+# ---- the local farm's way: output into a log file, stopped as a service --------------
+
+
+def test_with_a_log_file_both_streams_land_in_it_and_the_tail_is_read_back(tmp_path):
+    code = "import sys\nprint('to stdout', flush=True)\nprint('to stderr', file=sys.stderr)"
+    log = tmp_path / "logs" / "py.log"
+    proc = ManagedProcess("py", [sys.executable, "-c", code], log_file=log).start()
+    assert proc.wait(10)
+    proc.close()
+    assert log.read_text().splitlines()[0].startswith("--- start ")
+    assert proc.tail(2) == ["to stdout", "to stderr"]
+
+
+def test_with_a_log_file_a_child_that_dies_before_ready_says_why(tmp_path):
+    code = "import sys; print('fatal: out of cheese', file=sys.stderr); sys.exit(3)"
+    proc = ManagedProcess("py", [sys.executable, "-c", code], log_file=tmp_path / "py.log")
+    proc.start()
+    with pytest.raises(ProcessFailed, match=r"before it was ready \(exit code 3\): .*cheese$"):
+        proc.wait_ready(lambda: False, timeout_s=10)
+    proc.close()
+
+
+def test_a_service_gets_sigterm_alone_and_what_it_started_is_killed_with_its_group(tmp_path):
+    # A leader that leaves a grandchild behind when SIGTERM ends it (a forking server)
+    code = (
+        "import signal,subprocess,sys,time\n"
+        "grandchild = subprocess.Popen(['sleep', '60'])\n"
+        "print('grandchild', grandchild.pid, flush=True)\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+        "time.sleep(60)"
+    )
+    log = tmp_path / "service.log"
+    proc = ManagedProcess("svc", [sys.executable, "-c", code], log_file=log, stop_steps=SERVICE)
+    proc.start()
+    proc.wait_ready(lambda: proc.tail(1)[0].startswith("grandchild "), timeout_s=10)
+    grandchild = int(proc.tail(1)[0].split()[1])
+
+    assert proc.stop(grace_s=5) == 0  # the leader ended on its SIGTERM
+    proc.close()
+
+    deadline = time.monotonic() + 5
+    while not gone(grandchild):
+        assert time.monotonic() < deadline, "the grandchild outlived the stop"
+        time.sleep(0.05)
+
+
+def test_on_line_needs_the_pipe(tmp_path):
+    with pytest.raises(ValueError, match="on_line"):
+        ManagedProcess("x", ["true"], on_line=print, log_file=tmp_path / "x.log")

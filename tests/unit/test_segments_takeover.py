@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.unit.test_recorder_fencing import FakeStore, close_segment, shipper
+from tests.support.segments import FakeStore, close_segment, shipper
 from workers.common.errors import FarmFault
 from workers.common.segments import SegmentShipper
 from workers.common.storage import LocalStorage

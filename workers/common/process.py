@@ -1,7 +1,13 @@
-"""ManagedProcess: the one wrapper for every child process (ffmpeg, Xvfb, PulseAudio).
+"""ManagedProcess: the one wrapper for every child process, the farm's (ffmpeg, Xvfb,
+PulseAudio) and the local farm's components (deploy.local.process.Child runs them with it).
 
-Start, wait until ready with a timeout, keep the last stderr lines for the error message,
-stop in steps (``q`` on stdin, SIGINT, SIGTERM, SIGKILL), close() safe to call twice.
+Start, wait until ready with a timeout, keep the last output lines for the error message,
+stop in steps, close() safe to call twice. Each child leads its own process group, so a
+Ctrl-C in a terminal reaches only us, and SIGKILL can reach whatever the child started.
+
+Output goes either to a pipe read line by line (stderr: the tail kept in memory, on_line
+called, silence measured) or, given ``log_file``, straight into it (stdout and stderr,
+appended; the tail read back from it), which goes on being written if we die.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +48,33 @@ def _die_with_parent() -> None:
 
 
 class ProcessFailed(RuntimeError):
-    """A child did not become ready or died; the message ends with its last stderr lines."""
+    """A child did not become ready or died; the message ends with its last output lines."""
+
+
+class ExitedBeforeReady(ProcessFailed):
+    pass
+
+
+class NotReadyInTime(ProcessFailed):
+    pass
+
+
+@dataclass(frozen=True)
+class StopSteps:
+    """How a child is asked to stop: each signal in turn, a grace apart, then SIGKILL to its
+    group. ``group``: the asking signals go to the whole group, or to the leader alone.
+    ``sweep``: SIGKILL the group even once the leader has exited (what it left behind)."""
+
+    signals: tuple[signal.Signals, ...]
+    group: bool
+    sweep: bool
+
+
+# ffmpeg, Xvfb, PulseAudio: SIGINT lets ffmpeg finish its file (a 'q' on stdin first, when asked).
+MEDIA_TOOL = StopSteps((signal.SIGINT, signal.SIGTERM), group=True, sweep=False)
+# A Celery worker drains its tasks and gunicorn its requests on SIGTERM to the leader alone;
+# the forks they leave are then killed with the group.
+SERVICE = StopSteps((signal.SIGTERM,), group=False, sweep=True)
 
 
 class ManagedProcess:
@@ -49,20 +84,31 @@ class ManagedProcess:
         argv: Sequence[str],
         *,
         env: dict[str, str] | None = None,
-        cwd: str | None = None,
+        cwd: str | Path | None = None,
         tail_lines: int = 40,
         on_line: Callable[[str], None] | None = None,
+        log_file: Path | None = None,
+        stop_steps: StopSteps = MEDIA_TOOL,
+        die_with_parent: bool = True,
     ) -> None:
+        if on_line is not None and log_file is not None:
+            raise ValueError("on_line reads the stderr pipe; with a log file there is none")
         self.name = name
         self.argv = list(argv)
         self.env = env
         self.cwd = cwd
+        self.log_file = log_file
+        self.stop_steps = stop_steps
+        self.die_with_parent = die_with_parent
+        self._tail_lines = tail_lines
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._on_line = on_line
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._lines_seen = threading.Condition()
         self._last_output = time.monotonic()
+        self._group_killed = False
         self._closed = False
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -71,17 +117,17 @@ class ManagedProcess:
         log.debug("starting %s: %s", self.name, " ".join(self.argv))
         self._proc = subprocess.Popen(
             self.argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,  # for the 'q' that lets ffmpeg finish its file
+            **self._output(),
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,  # our signals only; a Ctrl-C of the worker is ours to relay
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - one C call, no Python locks
+            preexec_fn=self._preexec(),  # noqa: PLW1509 - one C call, no Python locks
         )
-        self._reader = threading.Thread(target=self._read_stderr, name=f"{self.name}-stderr")
-        self._reader.daemon = True
-        self._reader.start()
+        if self._log is None:
+            self._reader = threading.Thread(target=self._read_stderr, name=f"{self.name}-stderr")
+            self._reader.daemon = True
+            self._reader.start()
         return self
 
     def wait_ready(
@@ -90,51 +136,53 @@ class ManagedProcess:
         *,
         pattern: str | None = None,
         timeout_s: float = 10.0,
+        interval_s: float = 0.05,
     ) -> None:
-        """Until ``check()`` is true or a stderr line matches ``pattern``."""
+        """Until ``check()`` is true or an output line matches ``pattern``; a child that
+        exits first is never ready."""
         regex = re.compile(pattern) if pattern else None
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while True:
+            if not self.alive:
+                self._drain_output()
+                raise ExitedBeforeReady(self._why(f"{self.name} exited before it was ready"))
             if check is not None and check():
                 return
-            if regex is not None and any(regex.search(line) for line in list(self._tail)):
+            if regex is not None and any(regex.search(line) for line in self.tail()):
                 return
-            if not self.alive:
-                raise ProcessFailed(self._why(f"{self.name} exited before it was ready"))
+            if time.monotonic() > deadline:
+                raise NotReadyInTime(self._why(f"{self.name} not ready after {timeout_s:.0f}s"))
             with self._lines_seen:
-                self._lines_seen.wait(0.05)
-        raise ProcessFailed(self._why(f"{self.name} not ready after {timeout_s:.0f}s"))
+                self._lines_seen.wait(interval_s)
 
     def stop(self, *, grace_s: float = 5.0, quit_key: bool = False) -> int | None:
-        """Stop in steps: 'q' on stdin (ffmpeg finishes its file), SIGINT, SIGTERM, SIGKILL."""
+        """Stop in steps ('q' on stdin when asked: ffmpeg finishes its file; then
+        stop_steps' signals), a grace apart, then SIGKILL; returns the exit code."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return self.returncode
-        steps: list[Callable[[], None]] = []
-        if quit_key:
-            steps.append(self._send_quit)
-        steps += [
-            lambda: self._signal(signal.SIGINT),
-            lambda: self._signal(signal.SIGTERM),
-            lambda: self._signal(signal.SIGKILL),
-        ]
-        for step in steps:
-            step()
-            try:
-                proc.wait(timeout=grace_s)
+        if proc is None:
+            return None
+        plan = self.stop_steps
+        steps: list[Callable[[], None]] = [self._send_quit] if quit_key else []
+        steps += [partial(self.signal, signum, group=plan.group) for signum in plan.signals]
+        for step in [*steps, self._kill_group]:
+            if proc.poll() is not None:
                 break
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in %.0fs, escalating", self.name, grace_s)
+            step()
+            if self.wait(grace_s):
+                break
+            log.warning("%s did not stop in %.0fs, escalating", self.name, grace_s)
+        if plan.sweep:
+            self._kill_group()
         proc.wait()
         return proc.returncode
 
     def kill(self) -> None:
-        """SIGKILL now, no step asking it to finish its file; then close().
+        """SIGKILL to the group now, no step asking it to finish; then close().
 
         For a worker fenced off its task: a graceful stop would let ffmpeg close and list
         one more segment for a task another worker records now.
         """
-        self._signal(signal.SIGKILL)
+        self._kill_group()
         if self._proc is not None:
             self._proc.wait()
         self.close()
@@ -149,6 +197,29 @@ class ManagedProcess:
                 self._proc.stdin.close()
         if self._reader is not None:
             self._reader.join(timeout=2.0)
+        if self._log is not None:
+            self._log.close()
+
+    def signal(self, signum: int, *, group: bool = True) -> None:
+        """``signum`` to the child's group, or to the leader alone; nothing once it exited."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once the child has exited (or was never started)."""
+        if self._proc is None:
+            return True
+        try:
+            self._proc.wait(timeout=max(timeout_s, 0))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     # ---- state -----------------------------------------------------------------------
 
@@ -166,22 +237,52 @@ class ManagedProcess:
 
     @property
     def silent_for_s(self) -> float:
-        """Seconds since the child last wrote to stderr (a hung ffmpeg stops talking)."""
+        """Seconds since the child last wrote output (a hung ffmpeg stops talking)."""
+        if self.log_file is not None:
+            with contextlib.suppress(OSError):
+                return max(0.0, time.time() - self.log_file.stat().st_mtime)
         return time.monotonic() - self._last_output
 
-    def tail(self) -> list[str]:
-        return list(self._tail)
+    def tail(self, count: int | None = None) -> list[str]:
+        """The last ``count`` output lines (default: tail_lines)."""
+        count = self._tail_lines if count is None else count
+        if self.log_file is None:
+            return list(self._tail)[-count:] if count else []
+        try:
+            with self.log_file.open("rb") as written:
+                lines = collections.deque(written, maxlen=count)
+        except OSError:
+            return []
+        return [line.decode(errors="replace").rstrip() for line in lines]
 
     def failure(self, what: str) -> ProcessFailed:
         return ProcessFailed(self._why(what))
 
     # ---- internals -------------------------------------------------------------------
 
+    def _preexec(self) -> Callable[[], None] | None:
+        return _die_with_parent if self.die_with_parent else None
+
+    def _output(self) -> dict[str, Any]:
+        """Popen's stdout and stderr: into the log file, or stderr to the pipe we read."""
+        if self.log_file is None:
+            return {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_file.open("ab")
+        self._log.write(f"--- start {' '.join(self.argv)}\n".encode())
+        self._log.flush()
+        return {"stdout": self._log, "stderr": subprocess.STDOUT}
+
     def _why(self, what: str) -> str:
-        lines = [line for line in self._tail if line.strip()][-6:]
+        lines = [line for line in self.tail() if line.strip()][-6:]
         code = self.returncode
         detail = f" (exit code {code})" if code is not None else ""
         return f"{what}{detail}" + (": " + " | ".join(lines) if lines else "")
+
+    def _drain_output(self) -> None:
+        """Once the child has exited: let the reader take in its last lines (the reason)."""
+        if self._reader is not None:
+            self._reader.join(timeout=1.0)
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -221,9 +322,15 @@ class ManagedProcess:
         except (BrokenPipeError, OSError, ValueError):
             pass
 
-    def _signal(self, signum: int) -> None:
+    def _kill_group(self) -> None:
+        """SIGKILL to the group: while the leader runs, or once after it when sweeping
+        (after that the group id may be reused: it is never swept twice)."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signum)
+        leader_gone = proc.poll() is not None
+        if leader_gone and (not self.stop_steps.sweep or self._group_killed):
+            return
+        self._group_killed = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)

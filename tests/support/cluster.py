@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-from json import dumps
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -22,32 +21,17 @@ from config.settings import SERVICES
 from deploy.local import stack
 from deploy.local.process import Child
 from deploy.local.stack import Command, Ready
-from tests.chaos.support import FAST, Answer
+from tests.support.api import HttpClient
+from tests.support.chaos import FAST
 from tests.support.farm import with_venv_path
 from tests.support.hosts import Host, Network
 from tests.support.tools import REPO
-from workers.common.signing import sign_request
 
 REDIS_PORT, S3_PORT, RTMP_PORT, DISPATCHER_PORT = 6379, 9000, 1935, 8080
 BUCKET = "capstan"
 APP_KEY, APP_SECRET = "chaos", "a-long-secret-for-the-multi-host-test"
 S3_KEYS = {"CAPSTAN_S3_ACCESS_KEY": "testing", "CAPSTAN_S3_SECRET_KEY": "testing"}
 CONCURRENCY = {"recorder": 2, "pusher": 2, "panorama": 1}
-
-
-class SignedClient:
-    """A dispatcher off loopback, as a client with an app key reaches it (signed)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
-
-    def post(self, path: str, json: Any = None) -> Answer:
-        body = dumps(json).encode()
-        headers = sign_request("POST", path, body, APP_KEY, APP_SECRET)
-        headers["Content-Type"] = "application/json"
-        url = self.base_url + path
-        return Answer(self.session.post(url, data=body, headers=headers, timeout=30))
 
 
 class Cluster:
@@ -127,7 +111,7 @@ class Cluster:
 
     # ---- a farm host -----------------------------------------------------------------
 
-    def start_farm(self, name: str, pools: tuple[str, ...] = SERVICES) -> SignedClient:
+    def start_farm(self, name: str, pools: tuple[str, ...] = SERVICES) -> HttpClient:
         """A dispatcher and a worker of each pool on host ``name``; its dispatcher."""
         host = self.network.hosts[name]
         conf = REPO / stack.GUNICORN_CONF
@@ -139,8 +123,10 @@ class Cluster:
         host = self.network.hosts[name]
         self._start_all(host, self._workers(name, pools), self.env(host))
 
-    def dispatcher(self, name: str) -> SignedClient:
-        return SignedClient(f"http://{self.network.hosts[name].address}:{DISPATCHER_PORT}")
+    def dispatcher(self, name: str) -> HttpClient:
+        address = self.network.hosts[name].address
+        # Off loopback, as a client with an app key reaches it: signed.
+        return HttpClient(f"http://{address}:{DISPATCHER_PORT}", app_key=(APP_KEY, APP_SECRET))
 
     # ---- plumbing --------------------------------------------------------------------
 

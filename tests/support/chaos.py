@@ -1,23 +1,23 @@
-"""What the chaos scenarios share: a farm of real processes on short timings, an HTTP
-client for its dispatcher, who holds a task, what the output is worth, and requests kept
-arriving while something breaks.
+"""What the chaos scenarios share: a farm of real processes on short timings, who holds a
+task, what the output is worth, and requests kept arriving while something breaks.
+
+The HTTP client for a real dispatcher is tests.support.api's; processes seen from /proc,
+tests.support.procs's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import requests
-
+from config.settings import Settings
 from tests.support import media
+from tests.support.api import ServiceApi, local_file
 from tests.support.tools import wait_until
 from workers.common.store import TaskStore, sub_key
 
@@ -30,28 +30,6 @@ FAST = {
     "CAPSTAN_RECONCILE_EVERY_S": "1",
     "CAPSTAN_CONTROL_POLL_S": "0.3",
 }
-
-
-class Answer:
-    """A requests response shaped like a Flask test response (the pools' Api helpers)."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.status_code = response.status_code
-        self._response = response
-
-    def get_json(self) -> Any:
-        return self._response.json()
-
-
-class HttpClient:
-    """The real dispatcher (gunicorn) behind the pools' Api helpers."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
-
-    def post(self, path: str, json: Any = None) -> Answer:
-        return Answer(self.session.post(self.base_url + path, json=json, timeout=30))
 
 
 def holder_pid(store: TaskStore, task_id: str) -> int | None:
@@ -98,33 +76,20 @@ def examine(result: dict[str, Any], local_file: Any) -> Output:
     return Output(1, path, float(info["duration"]), streams, done.returncode == 0)
 
 
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+class Stopped(NamedTuple):
+    at: float  # when Stop was sent (monotonic)
+    body: dict[str, Any]  # the finished task's Describe
+    output: Output
 
 
-def ffmpeg_children(pid: int) -> list[int]:
-    found = []
-    for child in children(pid):
-        try:
-            if Path(f"/proc/{child}/comm").read_text().strip() == "ffmpeg":
-                found.append(child)
-        except OSError:
-            continue
-    return found
-
-
-def send(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
+def stop_and_examine(
+    api: ServiceApi, task_id: str, settings: Settings, timeout: float = 90.0
+) -> Stopped:
+    """Stop the task as a client does, wait until it has finished, examine its file."""
+    api.act("Stop", task_id)
+    at = time.monotonic()
+    body = api.finished(task_id, timeout=timeout)
+    return Stopped(at, body, examine(body["Result"], lambda url: local_file(settings, url)))
 
 
 @dataclass
