@@ -97,7 +97,7 @@ def parse_wrk(out: str) -> dict[str, Any]:
 def baseline(seconds: float = 3.0) -> dict[str, Any]:
     """One process, one thread: a bare loop of send_task, and of HGETALL."""
     from config.celery import celery_app
-    from workers.common.redis_client import store_redis
+    from workers.common.domain.redis_client import store_redis
 
     app = celery_app()
 

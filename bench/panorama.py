@@ -112,7 +112,7 @@ class Bench:
         return body
 
     def start(self, colour: str, tone: int) -> tuple[str, threading.Thread]:
-        from workers.common.runtime import run_task
+        from workers.common.runtime.loop import run_task
         from workers.panorama.session import PanoramaSession
 
         url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
@@ -201,7 +201,7 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
     print(json.dumps({"bare_capture_offset_ms": bare_ms}), flush=True)
     url = f"{bench.page_base}/flashbeep.html"
     task_id = bench.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
-    from workers.common.runtime import run_task
+    from workers.common.runtime.loop import run_task
     from workers.panorama.session import PanoramaSession
 
     thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)

@@ -1,4 +1,4 @@
-"""The dispatcher's HTTP API, signed with workers.common.signing when a key is configured."""
+"""The dispatcher's HTTP API, signed with workers.common.domain.signing when a key is configured."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import requests
 
 from cli.config import Config
-from workers.common.signing import sign_request
+from workers.common.domain.signing import sign_request
 
 TIMEOUT_S = 30.0
 

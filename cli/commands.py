@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 from cli import render
 from cli.client import ApiError, Client
-from workers.common import states
+from workers.common.domain import states
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -125,7 +125,7 @@ def pusher_data(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
-# A Start body per service of the farm (workers/common/services.py); the parser's start
+# A Start body per service of the farm (workers/common/domain/services.py); the parser's start
 # commands are these keys.
 BUILDERS = {"panorama": panorama_data, "recorder": recorder_data, "pusher": pusher_data}
 

@@ -7,7 +7,7 @@ import argparse
 
 from cli import commands
 from cli.config import DEFAULT_URL, ENV_KEY, ENV_SECRET, ENV_URL
-from workers.common.states import Action, Status
+from workers.common.domain.states import Action, Status
 
 STATUSES = tuple(status.value for status in Status)
 # The services the CLI can start: one request builder each (the CLI talks HTTP only, so it

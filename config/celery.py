@@ -18,12 +18,16 @@ from celery import Celery
 
 from config.redis_url import transport_options
 from config.settings import Settings, get_settings
-from workers.common.services import REGISTRY
+from workers.common.domain.services import REGISTRY
 
 RECONCILE_TASK = "capstan.reconcile"
 RECONCILER_QUEUE = "reconciler"
 # Task modules every worker loads besides each service's own (workers.<name>.tasks).
-COMMON_TASK_MODULES = ("workers.common.hooks", "workers.common.drain", "workers.common.reconciler")
+COMMON_TASK_MODULES = (
+    "workers.common.runtime.hooks",
+    "workers.common.runtime.drain",
+    "workers.common.runtime.reconciler",
+)
 
 
 def create_celery(settings: Settings) -> Celery:

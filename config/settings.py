@@ -27,7 +27,7 @@ class PoolDefaults:
 
 
 # The pools, one Celery queue each, with their defaults. Their names are the services of
-# workers/common/services.py, repeated here because config sits below the domain and the
+# workers/common/domain/services.py, repeated here because config sits below the domain and the
 # supervisor and probe read them without it (tests/unit/test_services.py keeps the two
 # equal; tests/unit/test_helm_matches_code.py keeps the chart's pools equal to these).
 POOLS: dict[str, PoolDefaults] = {
@@ -38,7 +38,7 @@ POOLS: dict[str, PoolDefaults] = {
 SERVICES: tuple[str, ...] = tuple(POOLS)
 
 # Room backend presets: pull a user's stream / push into a room.
-# {SdkAppId} {Room} {UserId} {UserSig} are filled in by workers.common.rooms.
+# {SdkAppId} {Room} {UserId} {UserSig} are filled in by workers.common.domain.rooms.
 ROOM_TEMPLATES: dict[str, tuple[str, str]] = {
     "rtmp": (
         "rtmp://127.0.0.1:{RtmpPort}/live/{SdkAppId}_{Room}_{UserId}",

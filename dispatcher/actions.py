@@ -10,15 +10,15 @@ from typing import Any
 from config.settings import Settings
 from dispatcher.answers import Accepted, TaskList
 from dispatcher.urls import check_urls
-from workers.common import crypto, services
-from workers.common.describe import describe, task_view
-from workers.common.errors import CapstanError, ServiceUnavailable
-from workers.common.services import Service
-from workers.common.specs.base import split_secrets
-from workers.common.specs.control import TaskRef
-from workers.common.specs.fields import parse
-from workers.common.states import Action
-from workers.common.store import TaskStore
+from workers.common.domain import crypto, services
+from workers.common.domain.describe import describe, task_view
+from workers.common.domain.errors import CapstanError, ServiceUnavailable
+from workers.common.domain.services import Service
+from workers.common.domain.specs.base import split_secrets
+from workers.common.domain.specs.control import TaskRef
+from workers.common.domain.specs.fields import parse
+from workers.common.domain.states import Action
+from workers.common.domain.store import TaskStore
 
 log = logging.getLogger("capstan.dispatcher")
 

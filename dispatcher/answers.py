@@ -1,13 +1,13 @@
 """The dispatcher's answer bodies as models; dispatcher/openapi.py generates their schemas.
 
-Describe's Task is the domain's (workers/common/describe.py); these are the answers around
+Describe's Task is the domain's (workers/common/domain/describe.py); these are the answers around
 it. The error body is written by dispatcher/responses.py; the fuzz tests hold every error
 answer to Error's schema.
 """
 
 from __future__ import annotations
 
-from workers.common.describe import Answer, Task
+from workers.common.domain.describe import Answer, Task
 
 
 class Accepted(Answer):

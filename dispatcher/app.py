@@ -19,9 +19,9 @@ from dispatcher.routes.actions import bp as actions_bp
 from dispatcher.routes.ops import bp as ops_bp
 from dispatcher.routes.tasks import bp as tasks_bp
 from dispatcher.ui_routes import bp as ui_bp
-from workers.common.enqueue import Enqueuer
-from workers.common.redis_client import QUICK_RETRIES, redis_for
-from workers.common.store import TaskStore
+from workers.common.domain.redis_client import QUICK_RETRIES, redis_for
+from workers.common.domain.store import TaskStore
+from workers.common.runtime.enqueue import Enqueuer
 
 
 def create_app(

@@ -1,4 +1,4 @@
-"""Request signing at the edge (DESIGN section 3, scheme in workers.common.signing).
+"""Request signing at the edge (DESIGN section 3, scheme in workers.common.domain.signing).
 
 With ``settings.app_keys`` empty the dispatcher is open (the loopback default; Settings
 refuses a non-loopback host without keys). Probes, metrics, files and the task page
@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import request
 
 from dispatcher.farm import farm
-from workers.common.signing import verify
+from workers.common.domain.signing import verify
 
 UNSIGNED_ENDPOINTS = frozenset(
     {"ops.healthz", "ops.readyz", "ops.prometheus", "files.output_file", "files.s3_file", "ui.page"}

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from workers.common.errors import InvalidParam
-from workers.common.services import Service
-from workers.common.states import Action
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.services import Service
+from workers.common.domain.states import Action
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 ``send_from_directory`` refuses paths that leave the directory (safe_join) and, with
 ``conditional=True``, answers Range requests, so an MP4 plays while it downloads.
 
-``/files/s3/<region>/<bucket>/<key>?s=``: a signed link to S3 output (workers.common.filelinks),
+``/files/s3/<region>/<bucket>/<key>?s=``: a signed link to S3 output (delivery.filelinks),
 answered with a redirect to a presigned URL made now; an HLS playlist is served here.
 """
 
@@ -18,9 +18,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from config.settings import Settings
 from dispatcher.farm import farm
-from workers.common import filelinks
-from workers.common.errors import ServiceUnavailable
-from workers.common.storage import S3Storage, farm_s3
+from workers.common.delivery import filelinks
+from workers.common.delivery.storage import S3Storage, farm_s3
+from workers.common.domain.errors import ServiceUnavailable
 
 bp = Blueprint("files", __name__)
 

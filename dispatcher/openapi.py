@@ -13,11 +13,11 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from dispatcher.answers import Accepted, Error, Health, TaskList
 from dispatcher.routes.tasks import DEFAULT_LIMIT, MAX_LIMIT
-from workers.common import services
-from workers.common.describe import Task
-from workers.common.services import Service
-from workers.common.specs.control import TaskRef
-from workers.common.states import Action, Status
+from workers.common.domain import services
+from workers.common.domain.describe import Task
+from workers.common.domain.services import Service
+from workers.common.domain.specs.control import TaskRef
+from workers.common.domain.states import Action, Status
 
 REF = "#/components/schemas/{model}"
 
@@ -235,7 +235,7 @@ def document() -> dict[str, Any]:
             "version": "1",
             "description": "Recorder, pusher and panorama tasks behind the seeds' action envelope. "
             "When app keys are configured, requests carry X-Capstan-Key, X-Capstan-Date and "
-            "X-Capstan-Signature (HMAC-SHA256; see workers/common/signing.py).",
+            "X-Capstan-Signature (HMAC-SHA256; see workers/common/domain/signing.py).",
         },
         "paths": _with_server_limits(_paths()),
         "components": {

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g
 from werkzeug.exceptions import HTTPException
 
-from workers.common.errors import HTTP_STATUS, CapstanError, Code
+from workers.common.domain.errors import HTTP_STATUS, CapstanError, Code
 
 log = logging.getLogger("capstan.dispatcher")
 

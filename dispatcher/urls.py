@@ -12,9 +12,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from config.settings import Settings
-from workers.common import urlpolicy
-from workers.common.errors import InvalidParam
-from workers.common.specs.base import Spec
+from workers.common.domain import urlpolicy
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.specs.base import Spec
 
 URL_FIELDS = ("RecordURL", "CallbackURL", "Callback", "videoSrc")
 

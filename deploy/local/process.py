@@ -19,7 +19,7 @@ from pathlib import Path
 
 from deploy.local.ready import is_ready
 from deploy.local.stack import Command
-from workers.common.process import (
+from workers.common.media.process import (
     SERVICE,
     ExitedBeforeReady,
     ManagedProcess,

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, g, request
 from dispatcher.body import envelope, json_object
 from dispatcher.farm import farm
 from dispatcher.responses import json_response, request_id
-from workers.common import services
+from workers.common.domain import services
 
 bp = Blueprint("actions", __name__)
 

@@ -8,7 +8,7 @@ from dispatcher import metrics, openapi
 from dispatcher.answers import Health
 from dispatcher.farm import farm
 from dispatcher.responses import error_response, json_response
-from workers.common.errors import HTTP_STATUS, Code
+from workers.common.domain.errors import HTTP_STATUS, Code
 
 bp = Blueprint("ops", __name__)
 

@@ -6,9 +6,9 @@ from flask import Blueprint, Response, g, request
 
 from dispatcher.farm import farm
 from dispatcher.responses import json_response, request_id
-from workers.common import services
-from workers.common.errors import InvalidParam
-from workers.common.states import Status
+from workers.common.domain import services
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.states import Status
 
 bp = Blueprint("tasks", __name__)
 

@@ -37,7 +37,7 @@ async function api(method, path, body) {
   return answer;
 }
 
-// workers/common/signing.py: hex HMAC-SHA256(secret, "METHOD\npath\ndate\nsha256hex(body)").
+// workers/common/domain/signing.py: hex HMAC-SHA256(secret, "METHOD\npath\ndate\nsha256hex(body)").
 async function sign(method, path, raw) {
   if (!window.crypto || !crypto.subtle) {
     throw new Error("signing needs a secure context (https, or 127.0.0.1 / localhost)");

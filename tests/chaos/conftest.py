@@ -22,7 +22,7 @@ from tests.support.chaos import FAST, holder_pid, wait_for
 from tests.support.farm import FarmProcess, forget_cached_state
 from tests.support.servers import SentinelGroup
 from tests.support.tools import require, require_browser_stack
-from workers.common.store import default_store
+from workers.common.domain.store import default_store
 
 FIGURES: list[dict[str, Any]] = []
 

@@ -19,7 +19,7 @@ from tests.support import recorder_helpers as rec
 from tests.support.api import HttpClient
 from tests.support.chaos import FAST, epoch_seconds, holder_pid, stop_and_examine, wait_for
 from tests.support.procs import ffmpeg_children, gone, send
-from workers.common.store import default_store
+from workers.common.domain.store import default_store
 
 pytestmark = pytest.mark.integration
 

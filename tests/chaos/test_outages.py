@@ -15,7 +15,7 @@ import pytest
 from tests.support import recorder_helpers as rec
 from tests.support.api import HttpClient, local_file
 from tests.support.chaos import FAST, examine, wait_for
-from workers.common.store import default_store
+from workers.common.domain.store import default_store
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from tests.support import pusher_helpers as push
 from tests.support import recorder_helpers as rec
 from tests.support.api import HttpClient
 from tests.support.chaos import FAST, SEGMENT_S, Traffic, stop_and_examine, wait_for
-from workers.common import probe
-from workers.common.store import default_store
+from workers.common.domain.store import default_store
+from workers.common.runtime import probe
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from deploy.local.ready import celery_pong
 from tests.support import recorder_helpers as rec
 from tests.support.api import HttpClient, local_file
 from tests.support.chaos import epoch_seconds, examine, holder_pid, stop_and_examine, wait_for
-from workers.common.store import default_store
+from workers.common.domain.store import default_store
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from tests.support.chaos import (
     wait_for,
 )
 from tests.support.tools import require_browser_stack
-from workers.common.store import default_store
+from workers.common.domain.store import default_store
 
 pytestmark = pytest.mark.integration
 

@@ -4,14 +4,14 @@ records, Celery messages, the state table, admission, duplicates, bad bodies, se
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 
 import pytest
 
 from tests.support.openapi import assert_conforms
-from workers.common.states import Status
-from workers.common.store import task_key
+from tests.support.redis_text import redis_text
+from workers.common.domain.states import Status
+from workers.common.domain.store import task_key
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +139,7 @@ def test_a_task_of_another_service_is_not_found(client):
 
 
 def test_state_table(client, capstan_env):
-    from workers.common.store import default_store
+    from workers.common.domain.store import default_store
 
     task_id = start(client)
     # Not started yet: Pause and Resume are refused.
@@ -216,32 +216,9 @@ def test_no_secret_is_stored_in_clear(client, redis_server):
     start(client, "recorder", RECORDER_FLAT)
     start(client, "pusher", PUSHER_FLAT)
     for db in (0, 1, 2):
-        dumped = _dump(redis_server.client(db))
+        dumped = redis_text(redis_server.client, (db,))
         for secret in SECRETS:
             assert secret not in dumped, f"{secret} found in db{db}"
-
-
-def _dump(conn) -> str:
-    parts = []
-    for key in conn.scan_iter(count=1000):
-        kind = conn.type(key)
-        if kind == "string":
-            parts.append(conn.get(key))
-        elif kind == "hash":
-            parts.append(json.dumps(conn.hgetall(key)))
-        elif kind == "list":
-            parts.extend(conn.lrange(key, 0, -1))
-        elif kind == "set":
-            parts.extend(conn.smembers(key))
-        elif kind == "zset":
-            parts.extend(conn.zrange(key, 0, -1))
-        parts.append(key)
-    text = "\n".join(parts)
-    decoded = []
-    for part in parts:
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            decoded.append(base64.b64decode(json.loads(part)["body"]).decode())
-    return text + "\n".join(decoded)
 
 
 def test_redis_down_is_503_not_500(client, redis_server):
@@ -295,7 +272,7 @@ def test_a_start_answers_200_only_once_a_replica_holds_the_task_and_its_message(
 
 def test_a_start_no_replica_confirms_answers_503_and_is_withdrawn(capstan_env, redis_server):
     from dispatcher.app import create_app
-    from workers.common.store import default_store
+    from workers.common.domain.store import default_store
 
     settings = capstan_env.model_copy(
         update={"redis_min_replicas": 1, "redis_replica_timeout_s": 0.2}

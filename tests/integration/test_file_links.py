@@ -13,7 +13,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from config.settings import Settings
-from workers.common.storage import S3Storage, default_output
+from workers.common.delivery.storage import S3Storage, default_output
 
 pytestmark = pytest.mark.integration
 

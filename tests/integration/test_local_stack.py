@@ -25,7 +25,7 @@ def test_redis_keeps_its_data_across_a_restart(redis_server):
 
 
 def test_capstan_env_points_settings_at_the_test_servers(capstan_env, redis_server, tmp_path):
-    from workers.common.redis_client import store_redis
+    from workers.common.domain.redis_client import store_redis
 
     assert capstan_env.redis_url == redis_server.url
     assert capstan_env.data_dir == tmp_path / "data"

@@ -297,8 +297,8 @@ def test_a_task_whose_worker_died_is_taken_over_and_carries_on_from_its_position
     api, farm_process, rtmp_server, files
 ):
     # Given a push (redis: false) on a worker whose lease lapses 3 s after it dies
-    from workers.common.reconciler import reconcile
-    from workers.common.store import default_store
+    from workers.common.domain.store import default_store
+    from workers.common.runtime.reconciler import reconcile
 
     short_lease = {"CAPSTAN_LEASE_TTL_S": "3", "CAPSTAN_LEASE_RENEW_S": "1"}
     doomed = farm_process("pusher", concurrency=2, env=short_lease)

@@ -27,13 +27,13 @@ from tests.support.pattern_session import PatternSession, PatternSpec
 from tests.support.procs import children
 from tests.support.redis_text import redis_text
 from tests.support.tools import REPO
-from workers.common import crypto
-from workers.common.callback import signature
-from workers.common.reconciler import reconcile
-from workers.common.runtime import run_task
-from workers.common.specs.base import split_secrets
-from workers.common.states import Action, Status
-from workers.common.store import TaskStore, default_store, sub_key, task_key
+from workers.common.delivery.callback import signature
+from workers.common.domain import crypto
+from workers.common.domain.specs.base import split_secrets
+from workers.common.domain.states import Action, Status
+from workers.common.domain.store import TaskStore, default_store, sub_key, task_key
+from workers.common.runtime.loop import run_task
+from workers.common.runtime.reconciler import reconcile
 
 pytestmark = pytest.mark.integration
 
@@ -232,7 +232,7 @@ def test_a_killed_worker_is_replaced_and_the_output_is_still_one_file(
     no longer write, and the result is one file with both parts in it."""
     task_id = create(store)
     code = (
-        "import sys; from workers.common.runtime import run_task;"
+        "import sys; from workers.common.runtime.loop import run_task;"
         "from tests.support.pattern_session import PatternSession;"
         "run_task(sys.argv[1], PatternSession)"
     )
@@ -344,7 +344,7 @@ def test_a_segment_list_that_lost_its_newest_entries_gets_them_again(store):
 
 
 def test_a_task_whose_message_was_lost_is_queued_again_once_its_queue_is_empty(store, redis_server):
-    from workers.common.reconciler import requeue_unstarted
+    from workers.common.runtime.reconciler import requeue_unstarted
 
     lost = store.create(SERVICE, {}, "", request_id="lost-message")
     claimed = store.create(SERVICE, {}, "", request_id="claimed")
@@ -365,7 +365,7 @@ def test_a_task_whose_message_was_lost_is_queued_again_once_its_queue_is_empty(s
 def test_with_start_confirmed_by_a_replica_an_unconfirmed_task_is_canceled_not_run(store):
     """Its Start was answered 503 (no replica confirmed it) and its withdrawal failed too
     (Redis away): the client retried; running this one too would record twice."""
-    from workers.common.reconciler import requeue_unstarted
+    from workers.common.runtime.reconciler import requeue_unstarted
 
     answered_503 = store.create(SERVICE, {}, "", request_id="unconfirmed")
     answered_200 = store.create(SERVICE, {}, "", request_id="confirmed")

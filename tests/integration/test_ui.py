@@ -152,7 +152,7 @@ def test_signed_farm_asks_for_a_key_and_signs_the_calls(farm_process, ui):
 
 
 def start_signed(farm_url: str, key: str, secret: str) -> str:
-    from workers.common.signing import sign_request
+    from workers.common.domain.signing import sign_request
 
     body = json.dumps({"Action": "Start", "Data": {"RecordURL": "http://127.0.0.1:9/"}}).encode()
     headers = {

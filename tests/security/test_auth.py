@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from deploy.local.process import ChildFailed
-from workers.common.signing import sign_request
+from workers.common.domain.signing import sign_request
 
 pytestmark = pytest.mark.integration
 

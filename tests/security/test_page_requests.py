@@ -22,7 +22,7 @@ from tests.support import media
 from tests.support.api import local_file
 from tests.support.panorama_helpers import GREEN, RED, PanoramaApi, close_to, region_rgb
 from tests.support.tools import require_browser_stack
-from workers.common.runtime import run_task
+from workers.common.runtime.loop import run_task
 from workers.panorama.session import PanoramaSession
 
 pytestmark = pytest.mark.integration

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.support.pusher_helpers import pusher_request
-from workers.common.backoff import RetryPolicy
-from workers.common.callback import deliver
-from workers.common.errors import UserFault
+from workers.common.delivery.callback import deliver
+from workers.common.domain.errors import UserFault
+from workers.common.pacing.backoff import RetryPolicy
 from workers.pusher.source import source_of
 
 pytestmark = pytest.mark.integration

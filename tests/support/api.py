@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import requests
 
 from config.settings import Settings
-from workers.common.signing import sign_request
+from workers.common.domain.signing import sign_request
 
 
 class ServiceApi:

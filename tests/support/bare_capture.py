@@ -18,7 +18,7 @@ from tests.support import avsync
 from tests.support.http import StaticServer
 from tests.support.panorama_helpers import PAGES
 from tests.support.tools import require_browser_stack
-from workers.common.ffmpeg import SegmentRun
+from workers.common.media.ffmpeg import SegmentRun
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 from workers.panorama.stack import BrowserStack

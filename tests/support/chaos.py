@@ -19,7 +19,7 @@ from config.settings import Settings
 from tests.support import media
 from tests.support.api import ServiceApi, local_file
 from tests.support.tools import wait_until
-from workers.common.store import TaskStore, sub_key
+from workers.common.domain.store import TaskStore, sub_key
 
 SEGMENT_S = 2.0
 # Short timings so that a takeover happens within seconds (the defaults are minutes-safe).

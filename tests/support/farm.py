@@ -14,8 +14,8 @@ from deploy.local import stack
 from deploy.local.process import Child
 from deploy.local.stack import Command
 from tests.support.tools import REPO, free_port
-from workers.common.crypto import forget_key
-from workers.common.redis_client import forget_clients
+from workers.common.domain.crypto import forget_key
+from workers.common.domain.redis_client import forget_clients
 
 ROLES = ("dispatcher", *SERVICES, "reconciler", "flower")
 

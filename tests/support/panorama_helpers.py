@@ -112,7 +112,7 @@ class InProcessWorker:
     """run_task in a thread: for cases that need no Celery (the message waits unread)."""
 
     def __init__(self, task_id: str) -> None:
-        from workers.common.runtime import run_task
+        from workers.common.runtime.loop import run_task
         from workers.panorama.session import PanoramaSession
 
         self.outcome: list[str] = []

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from workers.common import ffmpeg, transcode
-from workers.common.errors import Code, FarmFault
-from workers.common.process import ManagedProcess
-from workers.common.session import Destination, EndReason, Session
-from workers.common.specs.base import Spec
-from workers.common.storage import S3Storage, farm_s3
+from workers.common.delivery.storage import S3Storage, farm_s3
+from workers.common.domain.errors import Code, FarmFault
+from workers.common.domain.specs.base import Spec
+from workers.common.media import ffmpeg, transcode
+from workers.common.media.process import ManagedProcess
+from workers.common.runtime.session import Destination, EndReason, Session
 
 
 class PatternSpec(Spec):

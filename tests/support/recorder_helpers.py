@@ -1,6 +1,6 @@
 """The recorder's tests as a user sees them: a room user publishing, the recorder API.
 
-Room users publish through the room backend's push URL (workers.common.rooms), so the
+Room users publish through the room backend's push URL (workers.common.domain.rooms), so the
 tests exercise the same templates the farm pulls with.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from config.settings import Settings
 from tests.support.api import ServiceApi
-from workers.common import rooms
+from workers.common.domain import rooms
 
 SDK_APP_ID = 1400000000
 # Recording lengths in tests are short; segments of 2 s keep the tail after Stop short too.

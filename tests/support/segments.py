@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from workers.common.segments import SegmentShipper
+from workers.common.runtime.segments import SegmentShipper
 
 
 class FakeStore:

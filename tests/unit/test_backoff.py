@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.clock import FakeClock
-from workers.common.backoff import Backoff, Retries, RetryPolicy
+from workers.common.pacing.backoff import Backoff, Retries, RetryPolicy
 
 
 def waits(retries: Retries) -> list[float]:

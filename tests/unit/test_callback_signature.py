@@ -4,8 +4,8 @@ import hashlib
 import hmac
 
 from tests.support.clock import FakeClock
-from workers.common.backoff import RetryPolicy
-from workers.common.callback import Delivery, deliver, failure_message, signature
+from workers.common.delivery.callback import Delivery, deliver, failure_message, signature
+from workers.common.pacing.backoff import RetryPolicy
 
 
 def test_signature_is_hmac_sha256_over_timestamp_and_body():

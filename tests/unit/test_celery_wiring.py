@@ -11,7 +11,7 @@ from config.celery import celery_app, create_celery, forget_celery_app
 from config.settings import Settings
 from tests.support.farm import forget_cached_state
 from tests.support.tools import REPO
-from workers.common.services import REGISTRY
+from workers.common.domain.services import REGISTRY
 
 
 def test_each_service_task_goes_to_its_queue_and_reconcile_to_the_reconciler():
@@ -43,8 +43,8 @@ def test_the_app_uses_the_settings_it_is_given():
 
 def test_importing_the_worker_code_builds_no_app():
     code = (
-        "import config.celery as c, dispatcher.app, workers.common.reconciler, "
-        "workers.common.runtime; print(c.celery_app.cache_info().currsize)"
+        "import config.celery as c, dispatcher.app, workers.common.runtime.reconciler, "
+        "workers.common.runtime.loop; print(c.celery_app.cache_info().currsize)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True

@@ -12,7 +12,7 @@ from cli.__main__ import main
 from cli.client import ApiError, Client, Unreachable
 from cli.config import DEFAULT_URL, Config, ConfigError, resolve
 from cli.parser import build
-from workers.common.signing import verify
+from workers.common.domain.signing import verify
 
 # ---- configuration ------------------------------------------------------------------
 

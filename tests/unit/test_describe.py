@@ -4,12 +4,12 @@ the workers store in a task's Result reaches the answer whole, and the answer is
 from __future__ import annotations
 
 from tests.support.openapi import assert_conforms
-from workers.common.describe import describe, task_view
-from workers.common.finalize import video_entry
-from workers.common.session import UploadedFile
-from workers.common.specs.recorder import RecorderStart
-from workers.common.states import Status
-from workers.common.store import TaskRecord
+from workers.common.domain.describe import describe, task_view
+from workers.common.domain.specs.recorder import RecorderStart
+from workers.common.domain.states import Status
+from workers.common.domain.store import TaskRecord
+from workers.common.runtime.finalize import video_entry
+from workers.common.runtime.session import UploadedFile
 from workers.recorder import delivery
 
 TASK_ID = "0f7d9522-a1a3-4517-b5ad-7a6eca000000"

@@ -11,8 +11,8 @@ from dispatcher.app import create_app
 from dispatcher.openapi import document
 from tests.support.openapi import assert_conforms
 from tests.support.tools import require
-from workers.common.signing import sign_request
-from workers.common.store import TaskStore
+from workers.common.domain.signing import sign_request
+from workers.common.domain.store import TaskStore
 
 KEYS = {"app1": "s3cret"}
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import pytest
 from celery import Celery
 
-from workers.common import enqueue
-from workers.common.enqueue import Enqueuer, requeue
-from workers.common.services import REGISTRY
+from workers.common.domain.services import REGISTRY
+from workers.common.runtime import enqueue
+from workers.common.runtime.enqueue import Enqueuer, requeue
 
 
 def _refuse(*args, **kwargs):

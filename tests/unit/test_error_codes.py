@@ -1,4 +1,4 @@
-"""One catalogue of error codes (workers.common.errors): every code has an entry, every
+"""One catalogue of error codes (workers.common.domain.errors): every code has an entry, every
 raise site names a catalogued code, and the README's tables are the catalogue's."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.common.errors import (
+from workers.common.domain.errors import (
     CATALOGUE,
     HTTP_STATUS,
     AuthFailure,

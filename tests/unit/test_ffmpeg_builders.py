@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.common import ffmpeg
+from workers.common.media import ffmpeg
 
 
 def test_a_segment_run_names_sort_in_recording_order():

@@ -102,7 +102,7 @@ def test_workers_drain_and_are_probed():
         (worker,) = pod["containers"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             command = worker[probe]["exec"]["command"]
-            assert command[:3] == ["python", "-m", "workers.common.probe"]
+            assert command[:3] == ["python", "-m", "workers.common.runtime.probe"]
             assert command[command.index("--pool") + 1] == pool
 
 

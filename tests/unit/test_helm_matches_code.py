@@ -10,7 +10,7 @@ from tests.support.helm import (
     containers,
     render,
 )
-from workers.common.probe import PROBED_ROLES
+from workers.common.runtime.probe import PROBED_ROLES
 
 PREFIX = "CAPSTAN_"
 
@@ -66,7 +66,7 @@ def test_probes_name_roles_the_probe_knows():
     for _, container in containers(render()):
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             command = container.get(probe, {}).get("exec", {}).get("command", [])
-            if "workers.common.probe" in command:
+            if "workers.common.runtime.probe" in command:
                 assert command[command.index("--pool") + 1] in PROBED_ROLES
 
 

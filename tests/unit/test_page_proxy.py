@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from workers.common import urlpolicy
+from workers.common.domain import urlpolicy
 from workers.panorama import proxy as page_proxy
 from workers.panorama.proxy import PageProxy
 

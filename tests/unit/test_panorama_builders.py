@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from workers.common.ffmpeg import Ends, SegmentRun
-from workers.common.specs.panorama import CosOutput, PanoramaStart
-from workers.common.storage import LocalStorage, S3Storage
+from workers.common.delivery.storage import LocalStorage, S3Storage
+from workers.common.domain.specs.panorama import CosOutput, PanoramaStart
+from workers.common.media.ffmpeg import Ends, SegmentRun
 from workers.panorama import builders, output
 from workers.panorama.browser import load_failure
 from workers.panorama.builders import Frame

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.support.clock import FakeClock
-from workers.common.errors import FarmFault
+from workers.common.domain.errors import FarmFault
 from workers.panorama import session as session_module
 from workers.panorama.session import PanoramaSession
 

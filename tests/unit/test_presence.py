@@ -5,8 +5,8 @@ forgets the absence. (The recorder's rules: test_recorder_presence.py.)"""
 from __future__ import annotations
 
 from tests.support.clock import FakeClock
-from workers.common.backoff import Backoff
-from workers.common.presence import Presence
+from workers.common.pacing.backoff import Backoff
+from workers.common.pacing.presence import Presence
 
 
 def presence(clock: FakeClock, max_idle_s: float = 30) -> Presence:

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from config.settings import Settings, reset_settings
-from workers.common import probe
+from workers.common.runtime import probe
 
 
 @pytest.fixture

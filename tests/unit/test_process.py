@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.support.procs import gone
-from workers.common.process import SERVICE, ManagedProcess, ProcessFailed
+from workers.common.media.process import SERVICE, ManagedProcess, ProcessFailed
 
 
 def test_ready_on_a_stderr_line_and_tail_keeps_the_last_lines():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from workers.common.errors import UserFault
+from workers.common.domain.errors import UserFault
 from workers.pusher.source import facts_of, source_of
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.common.ffmpeg import Ends, SegmentRun
+from workers.common.media.ffmpeg import Ends, SegmentRun
 from workers.recorder import builders
 
 RUN = SegmentRun(Path("/w/segments"), "e0001r0002")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from workers.common.session import UploadedFile
-from workers.common.specs.fields import parse
-from workers.common.specs.recorder import RecorderStart
-from workers.common.storage import LocalStorage, S3Storage
+from workers.common.delivery.storage import LocalStorage, S3Storage
+from workers.common.domain.specs.fields import parse
+from workers.common.domain.specs.recorder import RecorderStart
+from workers.common.runtime.session import UploadedFile
 from workers.recorder import delivery
 
 SAMPLE = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workers.common.ffmpeg import SegmentRun
-from workers.common.process import ManagedProcess
-from workers.common.stall import StallWatch
+from workers.common.media.ffmpeg import SegmentRun
+from workers.common.media.process import ManagedProcess
+from workers.common.media.stall import StallWatch
 from workers.recorder.puller import PullRun
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from workers.common import rooms
+from workers.common.domain import rooms
 
 
 def settings(**kw: object) -> Settings:

@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from config.settings import SettingsError, get_settings, reset_settings
-from workers.common import crypto
+from workers.common.domain import crypto
 
 ROOT = Path(__file__).resolve().parents[2]
 NEW, OLD, OTHER = (Fernet.generate_key().decode() for _ in range(3))

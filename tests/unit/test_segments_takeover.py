@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 from tests.support.segments import FakeStore, close_segment, shipper
-from workers.common.errors import FarmFault
-from workers.common.segments import SegmentShipper
-from workers.common.storage import LocalStorage
+from workers.common.delivery.storage import LocalStorage
+from workers.common.domain.errors import FarmFault
+from workers.common.runtime.segments import SegmentShipper
 
 
 def stored(closed_at: float) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""A service's facts are declared once (workers/common/services.py); what names the pools
+"""A service's facts are declared once (workers/common/domain/services.py); what names the pools
 elsewhere without importing the domain (config, the CLI, the pools' sessions) agrees."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from cli import commands
 from cli import parser as cli_parser
 from config.settings import POOLS, SERVICES, Settings
-from workers.common.services import REGISTRY
-from workers.common.specs.fields import parse
-from workers.common.states import Action
+from workers.common.domain.services import REGISTRY
+from workers.common.domain.specs.fields import parse
+from workers.common.domain.states import Action
 
 SESSIONS = {
     "recorder": "workers.recorder.session:RecorderSession",

@@ -7,8 +7,8 @@ from email.utils import formatdate
 
 import pytest
 
-from workers.common.errors import AuthFailure
-from workers.common.signing import sign_request, verify
+from workers.common.domain.errors import AuthFailure
+from workers.common.domain.signing import sign_request, verify
 
 KEYS = {"app1": "s3cret"}
 BODY = b'{"Action":"Describe","Data":{"TaskID":"x"}}'

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, SecretStr
 
-from workers.common.specs.base import Spec, join_secrets, rebuild, split_secrets
+from workers.common.domain.specs.base import Spec, join_secrets, rebuild, split_secrets
 
 
 class Inner(BaseModel):

@@ -3,9 +3,9 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from workers.common.errors import InvalidParam
-from workers.common.specs.control import TaskRef
-from workers.common.specs.fields import dotted, invalid_param, parse
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.specs.control import TaskRef
+from workers.common.domain.specs.fields import dotted, invalid_param, parse
 
 
 def test_task_id_is_normalised():

@@ -2,10 +2,10 @@
 
 import pytest
 
-from workers.common.errors import InvalidParam
-from workers.common.specs.base import rebuild, split_secrets
-from workers.common.specs.fields import parse
-from workers.common.specs.panorama import PanoramaStart
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.specs.base import rebuild, split_secrets
+from workers.common.domain.specs.fields import parse
+from workers.common.domain.specs.panorama import PanoramaStart
 
 KEY = "21834cca41778803e1afba3f41e70c90"
 # Seed 004's sample request body, without its Output.Vod part (not supported yet).

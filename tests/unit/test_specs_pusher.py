@@ -3,10 +3,10 @@
 import pytest
 
 from config.settings import reset_settings
-from workers.common.errors import InvalidParam
-from workers.common.specs.base import split_secrets
-from workers.common.specs.fields import parse
-from workers.common.specs.pusher import PusherStart
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.specs.base import split_secrets
+from workers.common.domain.specs.fields import parse
+from workers.common.domain.specs.pusher import PusherStart
 
 # The seed's fields as a client of the hosted service sends them.
 SEED_BODY = {

@@ -2,10 +2,10 @@
 
 import pytest
 
-from workers.common.errors import InvalidParam
-from workers.common.specs.base import rebuild, split_secrets
-from workers.common.specs.fields import parse
-from workers.common.specs.recorder import RecorderStart
+from workers.common.domain.errors import InvalidParam
+from workers.common.domain.specs.base import rebuild, split_secrets
+from workers.common.domain.specs.fields import parse
+from workers.common.domain.specs.recorder import RecorderStart
 
 USER_SIG = (
     "eJwtzNEKgkAUBNB-2efQ3e3eUqG3tMCKJJEIIxxxxxxxxxxxxxxxhvmweLWzGlUxj0mLs1GXKVf3mgrq*GFUdUR0UQrAY"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.common.states import CONTROL, Action, Status, refusal, target
+from workers.common.domain.states import CONTROL, Action, Status, refusal, target
 
 ACCEPTED = [
     (Action.PAUSE, Status.RECORDING),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from workers.common.storage import LocalStorage, S3Storage, intermediate
+from workers.common.delivery.storage import LocalStorage, S3Storage, intermediate
 
 
 def farm(**fields) -> Settings:

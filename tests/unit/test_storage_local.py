@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.common.storage import LocalStorage
+from workers.common.delivery.storage import LocalStorage
 
 
 def test_put_get_url_keys_delete(tmp_path):

@@ -5,8 +5,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from config.settings import Settings, reset_settings
-from workers.common import crypto
-from workers.common.storage import S3Storage, farm_s3
+from workers.common.delivery.storage import S3Storage, farm_s3
+from workers.common.domain import crypto
 
 KEY = "task-1/user 1.mp4"
 

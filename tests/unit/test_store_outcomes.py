@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from workers.common import store, store_scripts
-from workers.common.errors import InvalidState, TaskNotFound
-from workers.common.states import Action, Status
-from workers.common.store import (
+from workers.common.domain import store, store_scripts
+from workers.common.domain.errors import InvalidState, TaskNotFound
+from workers.common.domain.states import Action, Status
+from workers.common.domain.store import (
     Admission,
     Append,
     NoEpoch,

@@ -9,10 +9,10 @@ import logging
 import pytest
 
 from tests.support.clock import FakeClock
-from workers.common.backoff import Retries, RetryPolicy
-from workers.common.errors import FarmFault, UserFault
-from workers.common.finalize import retry_upload
-from workers.common.session import UploadedFile
+from workers.common.domain.errors import FarmFault, UserFault
+from workers.common.pacing.backoff import Retries, RetryPolicy
+from workers.common.runtime.finalize import retry_upload
+from workers.common.runtime.session import UploadedFile
 
 STORED = [UploadedFile("a.mp4", "k/a.mp4", "http://files/k/a.mp4", 10, 1.0)]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.common.urlpolicy import MEDIA, UrlRefused, check
+from workers.common.domain.urlpolicy import MEDIA, UrlRefused, check
 
 REFUSED = [
     ("http://127.0.0.1:8080/x", "loopback"),

@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from workers.common.errors import Code, FarmFault, UserFault
+from workers.common.domain.errors import Code, FarmFault, UserFault
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 from workers.panorama.proxy import ERROR_HEADER

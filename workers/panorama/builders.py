@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.common import ffmpeg
-from workers.common.ffmpeg import SegmentRun
+from workers.common.media import ffmpeg
+from workers.common.media.ffmpeg import SegmentRun
 
 FPS = 30
 AUDIO_RATE = 48000

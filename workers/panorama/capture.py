@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.common.errors import Code, FarmFault
-from workers.common.ffmpeg import SegmentRun
-from workers.common.process import ManagedProcess
+from workers.common.domain.errors import Code, FarmFault
+from workers.common.media.ffmpeg import SegmentRun
+from workers.common.media.process import ManagedProcess
 
 _TAIL_BYTES = 2048  # two progress blocks: the file grows all recording long, read its end
 

@@ -8,7 +8,7 @@ import socket
 import tempfile
 from pathlib import Path
 
-from workers.common.process import ManagedProcess
+from workers.common.media.process import ManagedProcess
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.settings import Settings
-from workers.common import transcode
-from workers.common.session import Destination
-from workers.common.specs.panorama import CosOutput, VideoConfig
-from workers.common.storage import S3Storage, default_output, farm_s3
+from workers.common.delivery.storage import S3Storage, default_output, farm_s3
+from workers.common.domain.specs.panorama import CosOutput, VideoConfig
+from workers.common.media import transcode
+from workers.common.runtime.session import Destination
 
 _MEDIA_SUFFIXES = (".mp4", ".m3u8", ".ts", ".flv", ".webm")
 

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from workers.common import urlpolicy
+from workers.common.domain import urlpolicy
 
 log = logging.getLogger(__name__)
 

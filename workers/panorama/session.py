@@ -21,11 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workers.common import urlpolicy
-from workers.common.errors import Code, FarmFault, UserFault
-from workers.common.media import stream_ends
-from workers.common.session import Destination, EndReason, Session, TaskContext
-from workers.common.specs.panorama import PanoramaStart
+from workers.common.domain import urlpolicy
+from workers.common.domain.errors import Code, FarmFault, UserFault
+from workers.common.domain.specs.panorama import PanoramaStart
+from workers.common.media.ffprobe import stream_ends
+from workers.common.runtime.session import Destination, EndReason, Session, TaskContext
 from workers.panorama import builders, output
 from workers.panorama.browser import Browser
 from workers.panorama.builders import Frame

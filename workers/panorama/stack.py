@@ -9,8 +9,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from workers.common.errors import Code, FarmFault
-from workers.common.process import ProcessFailed
+from workers.common.domain.errors import Code, FarmFault
+from workers.common.media.process import ProcessFailed
 from workers.panorama.browser import Browser
 from workers.panorama.builders import Frame
 from workers.panorama.display import AudioSink, Display

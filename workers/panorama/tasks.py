@@ -1,11 +1,12 @@
 """The panorama pool's Celery task: one line into the shared runtime."""
 
-from config.celery import app
-from workers.common.runtime import run_task
-from workers.common.services import PANORAMA
+from celery import shared_task
+
+from workers.common.domain.services import PANORAMA
+from workers.common.runtime.loop import run_task
 from workers.panorama.session import PanoramaSession
 
 
-@app.task(name=PANORAMA.task_name, ignore_result=True)
+@shared_task(name=PANORAMA.task_name, ignore_result=True)
 def run(task_id: str) -> str:
     return run_task(task_id, PanoramaSession)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.common import ffmpeg
+from workers.common.media import ffmpeg
 
 COPY_VIDEO = frozenset({"h264"})
 COPY_AUDIO = frozenset({"aac"})

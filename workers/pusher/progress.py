@@ -14,9 +14,9 @@ import time
 import redis
 
 from config.settings import Settings
-from workers.common.errors import Code, UserFault
-from workers.common.redis_client import store_redis
-from workers.common.specs.pusher import PusherStart
+from workers.common.domain.errors import Code, UserFault
+from workers.common.domain.redis_client import store_redis
+from workers.common.domain.specs.pusher import PusherStart
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from workers.common.process import ManagedProcess
-from workers.common.stall import StallWatch
+from workers.common.media.process import ManagedProcess
+from workers.common.media.stall import StallWatch
 
 _PROGRESS_LINE = re.compile(r"^[a-z0-9_]+=\S*$")
 # "[rtmp @ 0x55d0c0a8e0] Server error: Already publishing": what the server said.

@@ -16,13 +16,13 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from workers.common import rooms
-from workers.common.backoff import Backoff, Clock
-from workers.common.errors import Code, UserFault
-from workers.common.presence import Presence
-from workers.common.session import EndReason, Session, TaskContext
-from workers.common.specs.pusher import PusherStart
-from workers.common.states import Status
+from workers.common.domain import rooms
+from workers.common.domain.errors import Code, UserFault
+from workers.common.domain.specs.pusher import PusherStart
+from workers.common.domain.states import Status
+from workers.common.pacing.backoff import Backoff, Clock
+from workers.common.pacing.presence import Presence
+from workers.common.runtime.session import EndReason, Session, TaskContext
 from workers.pusher import builders
 from workers.pusher.progress import ProgressStore, progress_store
 from workers.pusher.push import Failure, PushRun, failure_of

@@ -13,9 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.settings import Settings
-from workers.common import urlpolicy
-from workers.common.errors import Code, UserFault
-from workers.common.storage import S3Storage, farm_s3
+from workers.common.delivery.storage import S3Storage, farm_s3
+from workers.common.domain import urlpolicy
+from workers.common.domain.errors import Code, UserFault
 from workers.pusher import builders
 from workers.pusher.builders import CodecPlan
 

@@ -1,11 +1,12 @@
 """The pusher pool's Celery task: one line into the shared runtime."""
 
-from config.celery import app
-from workers.common.runtime import run_task
-from workers.common.services import PUSHER
+from celery import shared_task
+
+from workers.common.domain.services import PUSHER
+from workers.common.runtime.loop import run_task
 from workers.pusher.session import PusherSession
 
 
-@app.task(name=PUSHER.task_name, ignore_result=True)
+@shared_task(name=PUSHER.task_name, ignore_result=True)
 def run(task_id: str) -> str:
     return run_task(task_id, PusherSession)

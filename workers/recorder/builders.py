@@ -7,8 +7,8 @@ Streams are copied, never re-encoded, while recording: Mode 00 keeps the audio a
 
 from __future__ import annotations
 
-from workers.common import ffmpeg
-from workers.common.ffmpeg import Ends, SegmentRun
+from workers.common.media import ffmpeg
+from workers.common.media.ffmpeg import Ends, SegmentRun
 
 # Mode -> which tracks of the user's stream go into the segments.
 # 00: audio only; 01: video only; 02: both (either may be missing: a camera-only user).

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from config.settings import Settings
-from workers.common.session import Destination, UploadedFile
-from workers.common.specs.recorder import RecorderStart
-from workers.common.storage import S3Location, S3Storage, default_output
+from workers.common.delivery.storage import S3Location, S3Storage, default_output
+from workers.common.domain.specs.recorder import RecorderStart
+from workers.common.runtime.session import Destination, UploadedFile
 
 SEEDS_KEYS = ("SdkAppId", "RoomId", "StrRoomId", "UserId", "Files")
 SUCCESS = "success"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from workers.common.backoff import Backoff, Clock
-from workers.common.presence import Presence
+from workers.common.pacing.backoff import Backoff, Clock
+from workers.common.pacing.presence import Presence
 
 FIRST_RETRY_S = 0.25
 

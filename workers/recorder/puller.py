@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from workers.common.ffmpeg import SegmentRun
-from workers.common.process import ManagedProcess
-from workers.common.rooms import redact
-from workers.common.stall import StallWatch
+from workers.common.domain.rooms import redact
+from workers.common.media.ffmpeg import SegmentRun
+from workers.common.media.process import ManagedProcess
+from workers.common.media.stall import StallWatch
 
 
 class RunEnd(enum.Enum):

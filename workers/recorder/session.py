@@ -15,11 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workers.common import rooms, transcode
-from workers.common.errors import Code, UserFault
-from workers.common.process import ManagedProcess
-from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
-from workers.common.specs.recorder import RecorderStart
+from workers.common.domain import rooms
+from workers.common.domain.errors import Code, UserFault
+from workers.common.domain.specs.recorder import RecorderStart
+from workers.common.media import transcode
+from workers.common.media.process import ManagedProcess
+from workers.common.runtime.session import (
+    Destination,
+    EndReason,
+    Session,
+    TaskContext,
+    UploadedFile,
+)
 from workers.recorder import builders, delivery
 from workers.recorder.presence import user_presence
 from workers.recorder.puller import PullRun, RunEnd, last_error

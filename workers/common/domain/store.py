@@ -26,9 +26,14 @@ from typing import Any
 
 import redis
 
-from workers.common import store_scripts as lua
-from workers.common.errors import InvalidState, LimitExceeded, ServiceUnavailable, TaskNotFound
-from workers.common.states import OWNED, TERMINAL, Action, Status, refusal, target
+from workers.common.domain import store_scripts as lua
+from workers.common.domain.errors import (
+    InvalidState,
+    LimitExceeded,
+    ServiceUnavailable,
+    TaskNotFound,
+)
+from workers.common.domain.states import OWNED, TERMINAL, Action, Status, refusal, target
 
 log = logging.getLogger(__name__)
 
@@ -496,6 +501,6 @@ def _encode(value: Any) -> str:
 def default_store(retries: int | None = None) -> TaskStore:
     """The farm's store; ``retries``: how long a call may ride out an outage (see
     redis_client: workers patient, the dispatcher quick)."""
-    from workers.common.redis_client import PATIENT_RETRIES, store_redis
+    from workers.common.domain.redis_client import PATIENT_RETRIES, store_redis
 
     return TaskStore(store_redis(PATIENT_RETRIES if retries is None else retries))

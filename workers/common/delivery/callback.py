@@ -1,5 +1,5 @@
 """Callback delivery: POST JSON, signed, retried with exponential backoff for minutes
-(the policy's window; workers.common.backoff).
+(the policy's window; workers.common.pacing.backoff).
 
 Header ``X-Capstan-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` lets
 the receiver check the body came from this farm (the Stripe-style scheme: the timestamp
@@ -19,8 +19,8 @@ from typing import Any
 
 import requests
 
-from workers.common import urlpolicy
-from workers.common.backoff import Clock, Retries, RetryPolicy, Sleep
+from workers.common.domain import urlpolicy
+from workers.common.pacing.backoff import Clock, Retries, RetryPolicy, Sleep
 
 log = logging.getLogger(__name__)
 

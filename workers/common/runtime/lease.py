@@ -14,8 +14,8 @@ import socket
 import threading
 import time
 
-from workers.common.errors import ServiceUnavailable
-from workers.common.store import TaskStore
+from workers.common.domain.errors import ServiceUnavailable
+from workers.common.domain.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The contract between the runtime and a service's media pipeline.
 
-A pool plugs in one Session subclass. The runtime (workers/common/runtime.py) calls it
+A pool plugs in one Session subclass. The runtime (workers/common/runtime/loop.py) calls it
 from one thread, in this order:
 
     start()                       capture into ctx.new_run() segments; return when flowing
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from config.settings import Settings
-from workers.common.errors import InvalidState
-from workers.common.ffmpeg import Ends, SegmentRun
-from workers.common.media import stream_ends
-from workers.common.specs.base import Spec
-from workers.common.storage import Storage, default_output
-from workers.common.store import TaskRecord, TaskStore
+from workers.common.delivery.storage import Storage, default_output
+from workers.common.domain.errors import InvalidState
+from workers.common.domain.specs.base import Spec
+from workers.common.domain.store import TaskRecord, TaskStore
+from workers.common.media.ffmpeg import Ends, SegmentRun
+from workers.common.media.ffprobe import stream_ends
 
 SpecT = TypeVar("SpecT", bound=Spec)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from workers.common.backoff import Backoff, Clock
+from workers.common.pacing.backoff import Backoff, Clock
 
 
 class Presence:

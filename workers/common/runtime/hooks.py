@@ -1,6 +1,6 @@
 """Worker-wide hooks on Celery signals: cross-cutting concerns live here, not in tasks.
 
-- the liveness heartbeat file the pod's probe reads (workers/common/probe.py).
+- the liveness heartbeat file the pod's probe reads (workers/common/runtime/probe.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from celery.signals import celeryd_after_setup, heartbeat_sent
 
-from workers.common.probe import heartbeat_path, touch_heartbeat
+from workers.common.runtime.probe import heartbeat_path, touch_heartbeat
 
 _heartbeat: list[Path] = []
 

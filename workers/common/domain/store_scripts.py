@@ -1,6 +1,6 @@
 """The task store's atomic operations, as Lua run inside Redis.
 
-Each script answers with a short word or number; ``workers.common.store`` decodes every
+Each script answers with a short word or number; ``workers.common.domain.store`` decodes every
 answer into its outcome enums, in one place each, and nothing else reads them.
 """
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.common.specs.base import Spec
-from workers.common.specs.panorama import PanoramaStart
-from workers.common.specs.pusher import PusherStart
-from workers.common.specs.recorder import RecorderStart
-from workers.common.states import Action, Status
+from workers.common.domain.specs.base import Spec
+from workers.common.domain.specs.panorama import PanoramaStart
+from workers.common.domain.specs.pusher import PusherStart
+from workers.common.domain.specs.recorder import RecorderStart
+from workers.common.domain.states import Action, Status
 
 _COMMON = frozenset({Action.START, Action.PAUSE, Action.RESUME, Action.STOP, Action.DESCRIBE})
 

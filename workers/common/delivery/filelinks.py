@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from workers.common import crypto
+from workers.common.domain import crypto
 
 PREFIX = "/files/s3"
 

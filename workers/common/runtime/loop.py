@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings, get_settings
-from workers.common import crypto
-from workers.common.drain import draining
-from workers.common.enqueue import requeue
-from workers.common.errors import (
+from workers.common.delivery.storage import intermediate
+from workers.common.domain import crypto
+from workers.common.domain.errors import (
     CapstanError,
     Code,
     FarmFault,
@@ -28,16 +27,17 @@ from workers.common.errors import (
     ServiceUnavailable,
     TaskFailure,
 )
-from workers.common.finalize import Finalizer, end_unopened
-from workers.common.lease import LeaseKeeper
-from workers.common.redis_client import redis_for
-from workers.common.segments import SegmentShipper
-from workers.common.services import get_service
-from workers.common.session import EndReason, Session, TaskContext
-from workers.common.specs.base import rebuild
-from workers.common.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
-from workers.common.storage import intermediate
-from workers.common.store import Command, TaskRecord, TaskStore, Write, now_s
+from workers.common.domain.redis_client import redis_for
+from workers.common.domain.services import get_service
+from workers.common.domain.specs.base import rebuild
+from workers.common.domain.states import CAPTURING, FINALIZING, TERMINAL, Action, Status
+from workers.common.domain.store import Command, TaskRecord, TaskStore, Write, now_s
+from workers.common.runtime.drain import draining
+from workers.common.runtime.enqueue import requeue
+from workers.common.runtime.finalize import Finalizer, end_unopened
+from workers.common.runtime.lease import LeaseKeeper
+from workers.common.runtime.segments import SegmentShipper
+from workers.common.runtime.session import EndReason, Session, TaskContext
 
 log = logging.getLogger(__name__)
 

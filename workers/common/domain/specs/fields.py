@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError, core_schema
 
-from workers.common.errors import InvalidParam
+from workers.common.domain.errors import InvalidParam
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

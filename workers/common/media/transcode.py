@@ -12,8 +12,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from workers.common import ffmpeg
-from workers.common.errors import Code, FarmFault
+from workers.common.domain.errors import Code, FarmFault
+from workers.common.media import ffmpeg
 
 
 def _run(argv: list[str], what: str) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from workers.common.specs.base import Spec
-from workers.common.specs.fields import (
+from workers.common.domain.specs.base import Spec
+from workers.common.domain.specs.fields import (
     Between,
     HttpURL,
     Int,

@@ -11,16 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workers.common.backoff import Retries, RetryPolicy
-from workers.common.callback import deliver, failure_message
-from workers.common.describe import describe
-from workers.common.errors import Code, Fenced, TaskFailure
-from workers.common.lease import LeaseKeeper
-from workers.common.media import probe
-from workers.common.segments import SegmentShipper
-from workers.common.session import Destination, EndReason, Session, TaskContext, UploadedFile
-from workers.common.states import FINALIZING, OWNED, Status
-from workers.common.store import TaskRecord, TaskStore, Write, now_s
+from workers.common.delivery.callback import deliver, failure_message
+from workers.common.domain.describe import describe
+from workers.common.domain.errors import Code, Fenced, TaskFailure
+from workers.common.domain.states import FINALIZING, OWNED, Status
+from workers.common.domain.store import TaskRecord, TaskStore, Write, now_s
+from workers.common.media.ffprobe import probe
+from workers.common.pacing.backoff import Retries, RetryPolicy
+from workers.common.runtime.lease import LeaseKeeper
+from workers.common.runtime.segments import SegmentShipper
+from workers.common.runtime.session import (
+    Destination,
+    EndReason,
+    Session,
+    TaskContext,
+    UploadedFile,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Worker liveness/readiness probe: ``python -m workers.common.probe --pool recorder``.
+"""Worker liveness/readiness probe: ``python -m workers.common.runtime.probe --pool recorder``.
 
 Exits 0 only if Redis answers (the broker db) AND this pod's worker is alive and consuming;
 otherwise prints the reason on stderr (the kubelet keeps it in the pod's events) and exits 1.
@@ -64,7 +64,7 @@ def heartbeat_problem(path: Path, max_age_s: float, now: float | None = None) ->
 def redis_problem(settings: Settings, timeout_s: float) -> str | None:
     """Why the farm's Redis (with Sentinel: its current master) does not answer PING on the
     broker db, or None if it does."""
-    from workers.common.redis_client import make_client
+    from workers.common.domain.redis_client import make_client
 
     master, password = settings.redis_master_name, settings.redis_sentinel_password
     client = make_client(
@@ -85,7 +85,9 @@ def redis_problem(settings: Settings, timeout_s: float) -> str | None:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m workers.common.probe", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m workers.common.runtime.probe", description=__doc__
+    )
     parser.add_argument("--pool", required=True, choices=PROBED_ROLES)
     parser.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE_S, help="seconds")
     parser.add_argument("--redis-timeout", type=float, default=3.0, help="seconds")

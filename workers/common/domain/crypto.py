@@ -3,7 +3,7 @@
 The key is CAPSTAN_SECRET_KEY, the same on every machine of the farm. It may list several
 Fernet keys, comma-separated: the first seals, every one opens (key rotation). A farm on
 loopback may leave it empty: then one machine makes its own key file in data_dir.
-The same keys sign the dispatcher's file links (workers.common.filelinks).
+The same keys sign the dispatcher's file links (workers.common.delivery.filelinks).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from config.settings import get_settings
-from workers.common.errors import Code, TaskFailure
+from workers.common.domain.errors import Code, TaskFailure
 
 
 class SecretsUnreadable(TaskFailure):

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workers.common.errors import Code, FarmFault, Fenced
-from workers.common.ffmpeg import Ends
-from workers.common.media import stream_ends
-from workers.common.session import TaskContext
-from workers.common.storage import Storage
+from workers.common.delivery.storage import Storage
+from workers.common.domain.errors import Code, FarmFault, Fenced
+from workers.common.media.ffmpeg import Ends
+from workers.common.media.ffprobe import stream_ends
+from workers.common.runtime.session import TaskContext
 
 log = logging.getLogger(__name__)
 

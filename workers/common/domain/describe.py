@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from workers.common.services import REGISTRY
-from workers.common.states import Status
-from workers.common.store import TaskRecord
+from workers.common.domain.services import REGISTRY
+from workers.common.domain.states import Status
+from workers.common.domain.store import TaskRecord
 
 log = logging.getLogger(__name__)
 

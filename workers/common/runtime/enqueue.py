@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 
 from config.celery import celery_app
-from workers.common.services import Service
+from workers.common.domain.services import Service
 
 
 class Enqueuer:

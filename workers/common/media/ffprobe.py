@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.common.ffmpeg import Ends
+from workers.common.media.ffmpeg import Ends
 
 # ffmpeg's MPEG-TS muxer delays every timestamp by twice its default max_delay (0.7 s).
 MPEGTS_DELAY_S = 1.4

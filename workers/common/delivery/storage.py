@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from config.settings import Settings
-from workers.common import filelinks
-from workers.common.errors import Code, FarmFault, TaskFailure, UserFault
+from workers.common.delivery import filelinks
+from workers.common.domain.errors import Code, FarmFault, TaskFailure, UserFault
 
 
 class Storage(Protocol):
@@ -75,7 +75,9 @@ class S3Location:
     access_key: str = ""
     secret_key: str = ""
     domain: str = ""  # playback domain for FileURL (Output.Cos.Domain)
-    link_base: str = ""  # else the dispatcher's signed /files/s3/ link (workers.common.filelinks)
+    link_base: str = (
+        ""  # else the dispatcher's signed /files/s3/ link (workers.common.delivery.filelinks)
+    )
 
 
 class S3Storage:

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, field_validator
 
 from config.settings import get_settings
-from workers.common.specs.base import Spec
-from workers.common.specs.fields import (
+from workers.common.domain.specs.base import Spec
+from workers.common.domain.specs.fields import (
     Between,
     IdString,
     Int,
@@ -22,7 +22,7 @@ from workers.common.specs.fields import (
     pattern,
     safe_path,
 )
-from workers.common.specs.recorder import (
+from workers.common.domain.specs.recorder import (
     STR_ROOM_ID,
     STR_ROOM_ID_WHAT,
     USER_ID,

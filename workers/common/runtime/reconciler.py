@@ -16,12 +16,12 @@ from celery import shared_task
 
 from config.celery import RECONCILE_TASK
 from config.settings import SERVICES, Settings, get_settings
-from workers.common.enqueue import requeue
-from workers.common.errors import CapstanError
-from workers.common.redis_client import redis_for
-from workers.common.services import get_service
-from workers.common.states import Action
-from workers.common.store import NoEpoch, TaskStore
+from workers.common.domain.errors import CapstanError
+from workers.common.domain.redis_client import redis_for
+from workers.common.domain.services import get_service
+from workers.common.domain.states import Action
+from workers.common.domain.store import NoEpoch, TaskStore
+from workers.common.runtime.enqueue import requeue
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Protocol
 
-from workers.common.errors import AuthFailure
+from workers.common.domain.errors import AuthFailure
 
 KEY_HEADER = "X-Capstan-Key"
 DATE_HEADER = "X-Capstan-Date"

@@ -1,0 +1,1 @@
+"""Getting results out: storage (local or S3), callbacks, file links."""
