@@ -191,7 +191,7 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
     sound against the picture in the file (median of that window's events), RSS and CPU;
     the drift (ms per hour) and the file's length against the time recorded."""
     from tests.support import avsync, bare_capture
-    from tests.support.panorama_helpers import local_file
+    from tests.support.api import local_file
 
     # The baseline, in the same run: ffmpeg alone on the same page at the same size.
     from workers.panorama.builders import Frame

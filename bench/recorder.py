@@ -111,7 +111,8 @@ class Bench:
 
 def run_level(bench: Bench, source: Path, count: int, mode: str, seconds: float) -> dict[str, Any]:
     """``count`` concurrent recordings of ``seconds``: CPU, frames kept, Stop latency."""
-    from tests.support.recorder_helpers import local_file, seeds_request
+    from tests.support.api import local_file
+    from tests.support.recorder_helpers import seeds_request
 
     users = [f"bench_{mode}_{count}_{i}" for i in range(count)]
     bench.publish(source, users)
