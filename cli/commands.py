@@ -81,7 +81,9 @@ def panorama_data(args: argparse.Namespace) -> dict[str, Any]:
     if args.callback:
         data["CallbackURL"] = args.callback
     video: dict[str, Any] = {}
-    if args.hls or args.encrypt_key:
+    if args.muxer:  # one format as the seeds write it, several as a list
+        video["Muxer"] = args.muxer[0] if len(args.muxer) == 1 else args.muxer
+    elif args.hls or args.encrypt_key:
         video["Muxer"] = "hls"
     if args.encrypt_key:
         video["EncryptKey"] = args.encrypt_key

@@ -16,6 +16,7 @@ SERVICES = tuple(commands.BUILDERS)
 # pause, resume, refresh, stop: the actions on a running task.
 CONTROLS = {a.value.lower(): a.value for a in Action if a not in (Action.START, Action.DESCRIBE)}
 DEMO_APP = 1400000000
+MUXERS = ("mp4", "hls")  # the panorama's Video.Muxer formats
 
 EPILOG = f"""\
 configuration: --url, else ${ENV_URL}, else {DEFAULT_URL}; with a key configured
@@ -46,6 +47,14 @@ def size(text: str) -> tuple[int, int]:
     if not sep or not width.isdigit() or not height.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720")
     return int(width), int(height)
+
+
+def muxers(text: str) -> list[str]:
+    """--muxer mp4,hls: the panorama's Video.Muxer formats, in order, each once."""
+    names = [name.strip().lower() for name in text.split(",")]
+    if any(name not in MUXERS for name in names) or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"{text!r} is not mp4, hls or both, e.g. mp4,hls")
+    return names
 
 
 def build() -> argparse.ArgumentParser:
@@ -94,7 +103,11 @@ def _start_options(service: str, cmd: argparse.ArgumentParser) -> None:
     if service == "panorama":
         cmd.add_argument("record_url", metavar="URL", help="the page to record")
         cmd.add_argument("--size", type=size, help="WIDTHxHEIGHT (default 1280x720)")
-        cmd.add_argument("--hls", action="store_true", help="HLS instead of MP4")
+        formats = cmd.add_mutually_exclusive_group()
+        formats.add_argument("--hls", action="store_true", help="HLS instead of MP4")
+        formats.add_argument(
+            "--muxer", type=muxers, metavar="LIST", help="mp4, hls or both (mp4,hls): one file each"
+        )
         cmd.add_argument("--max-duration", type=int, metavar="SECONDS")
         cmd.add_argument("--manual-start", action="store_true", help="wait for startRecord()")
         cmd.add_argument("--callback", metavar="URL", help="CallbackURL")

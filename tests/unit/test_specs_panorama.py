@@ -80,6 +80,35 @@ def test_video_at_the_top_level_as_in_the_seed_table():
     assert spec.video.Muxer == "hls"
 
 
+# ---- several outputs: Muxer as a list -------------------------------------------------
+
+
+def test_muxer_may_list_mp4_and_hls_in_the_order_asked():
+    spec = parse(
+        PanoramaStart, {"RecordURL": "https://a.example", "Video": {"Muxer": ["hls", "mp4"]}}
+    )
+    assert spec.video.muxers == ("hls", "mp4")
+    assert parse(PanoramaStart, {"RecordURL": "https://a.example"}).video.muxers == ("mp4",)
+
+
+def test_mp4_and_encrypted_hls_keep_the_key_a_secret_and_survive_the_record():
+    video = {"Muxer": ["mp4", "hls"], "EncryptKey": KEY, "AuthUrl": "https://keys.example/k"}
+    spec = parse(PanoramaStart, {"RecordURL": "https://a.example", "Output": {"Video": video}})
+    public, secrets = split_secrets(spec)
+    assert public["Output"]["Video"]["Muxer"] == ["mp4", "hls"]
+    assert KEY not in repr(public)
+    assert secrets == {"Output": {"Video": {"EncryptKey": KEY}}}
+    assert rebuild(PanoramaStart, public, secrets).video.muxers == ("mp4", "hls")
+
+
+def test_the_request_schema_documents_the_list_form():
+    schema = PanoramaStart.model_json_schema()["$defs"]["VideoConfig"]["properties"]["Muxer"]
+    single, listed = schema["anyOf"]
+    assert single["enum"] == listed["items"]["enum"] == ["mp4", "hls"]
+    assert (listed["minItems"], listed["uniqueItems"]) == (1, True)
+    assert "Result.Videos" in schema["description"]
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -111,7 +140,23 @@ def test_video_at_the_top_level_as_in_the_seed_table():
         ),
         (
             {"RecordURL": "https://x", "Video": {"Muxer": "flv"}},
-            "Video.Muxer must be one of mp4, hls",
+            "Video.Muxer must be one of mp4, hls (or a list of them)",
+        ),
+        (
+            {"RecordURL": "https://x", "Video": {"Muxer": []}},
+            "Video.Muxer must list at least one format (mp4, hls)",
+        ),
+        (
+            {"RecordURL": "https://x", "Output": {"Video": {"Muxer": ["mp4", "flv"]}}},
+            "Output.Video.Muxer lists 'flv': each format must be one of mp4, hls",
+        ),
+        (
+            {"RecordURL": "https://x", "Video": {"Muxer": ["hls", "mp4", "hls"]}},
+            "Video.Muxer must not list a format twice",
+        ),
+        (
+            {"RecordURL": "https://x", "Video": {"Muxer": ["mp4"], "EncryptKey": KEY}},
+            "Video.EncryptKey needs Muxer hls (MP4 files are not encrypted)",
         ),
         (
             {"RecordURL": "https://x", "Video": {"Muxer": "hls", "EncryptKey": "abc"}},

@@ -115,12 +115,18 @@ class PanoramaSession(Session[PanoramaStart]):
     # ---- finalize --------------------------------------------------------------------
 
     def transcode(self, segments: list[Path], out_dir: Path) -> list[Path]:
-        video = self.spec.video
+        """One output per Muxer (MP4, HLS or both), each from the same closed segments."""
         stop_time = int(self.ctx.record.times.get("stop_time") or time.time())
-        name = output.file_name(self.spec.cos.TargetName, stop_time, video.Muxer)
-        seconds = self.ctx.settings.segment_seconds
-        ffmpeg_cmd = self.ctx.settings.ffmpeg
-        return output.package(segments, out_dir, name, video, seconds, ffmpeg_cmd=ffmpeg_cmd)
+        settings = self.ctx.settings
+        return output.package_all(
+            segments,
+            out_dir,
+            self.spec.video,
+            target_name=self.spec.cos.TargetName,
+            stop_time=stop_time,
+            segment_seconds=settings.segment_seconds,
+            ffmpeg_cmd=settings.ffmpeg,
+        )
 
     def destination(self) -> Destination:
         return output.destination(self.ctx.settings, self.spec.cos, self.ctx.task_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ class Finalizer:
         if self.error_code:
             result.update(ErrorCode=self.error_code, ErrorMessage=self.error_message)
         if files:
-            result["Videos"] = [video_entry(f) for f in files[:1]]
+            result["Videos"] = [video_entry(f) for f in files]
         result.update(self.session.result_extra(files, self.error_message))
         return result
 
@@ -168,20 +169,20 @@ class Finalizer:
 def upload(
     outputs: list[Path], destination: Destination, recorded_s: float, ffprobe: str
 ) -> list[UploadedFile]:
-    """Store every output file; the first one is the main file (an MP4, or the playlist).
+    """Store every output file; list the main ones (an MP4, or an HLS playlist standing for
+    the .ts parts that follow it), in order: the first is the main file.
 
     A playlist's duration is what was recorded: probing it would fetch its (remote) key.
     """
-    files = []
-    for index, path in enumerate(outputs):
+    files: list[UploadedFile] = []
+    for path in outputs:
         key = f"{destination.directory.strip('/')}/{path.name}".lstrip("/")
         destination.storage.put(path, key)
-        duration = 0.0
-        if index == 0:
-            duration = recorded_s if path.suffix == ".m3u8" else probe(path, ffprobe).duration_s
         size = path.stat().st_size
-        if index == 0 and len(outputs) > 1:  # HLS: the playlist stands for all its parts
-            size = sum(p.stat().st_size for p in outputs)
+        if files and files[-1].filename.endswith(".m3u8") and path.suffix == ".ts":
+            files[-1] = replace(files[-1], size=files[-1].size + size)  # a playlist's part
+            continue
+        duration = recorded_s if path.suffix == ".m3u8" else probe(path, ffprobe).duration_s
         files.append(UploadedFile(path.name, key, destination.storage.url(key), size, duration))
     return files
 

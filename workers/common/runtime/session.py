@@ -144,7 +144,8 @@ class Session(ABC, Generic[SpecT]):
     # ---- finalize --------------------------------------------------------------------
 
     def transcode(self, segments: list[Path], out_dir: Path) -> list[Path]:
-        """The closed segments, in order, to the final files (main file first)."""
+        """The closed segments, in order, to the final files: one or more outputs, each
+        a main file followed by its parts (an HLS playlist's .ts), the main output first."""
         raise NotImplementedError
 
     def destination(self) -> Destination:

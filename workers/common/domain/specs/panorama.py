@@ -1,11 +1,11 @@
-"""panorama Start (seed 004): record a web page at a given size, deliver MP4 or HLS."""
+"""panorama Start (seed 004): record a web page at a given size, deliver MP4, HLS or both."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from workers.common.domain.specs.base import Spec
 from workers.common.domain.specs.fields import (
@@ -22,6 +22,9 @@ DEFAULT_WIDTH = 1280
 DEFAULT_HEIGHT = 720
 DEFAULT_MAX_DURATION_S = 21600
 _HEX128 = re.compile(r"[0-9a-fA-F]{32}")
+
+MuxerName = Literal["mp4", "hls"]
+MUXERS: tuple[MuxerName, ...] = ("mp4", "hls")
 
 
 def _file_name(value: str) -> str:
@@ -40,12 +43,45 @@ class CosOutput(Spec):
     TargetName: Annotated[SafePath | None, AfterValidator(lambda v: v and _file_name(v))] = None
 
 
-class VideoConfig(Spec):
-    """Video: container, and AES-128 for HLS."""
+def _muxers(value: Any) -> Any:
+    """Muxer: one format, or a list of formats (at least one, each once)."""
+    if not isinstance(value, list):
+        if value not in MUXERS:
+            raise ValueError("must be one of mp4, hls (or a list of them)")
+        return value
+    if not value:
+        raise ValueError("must list at least one format (mp4, hls)")
+    for name in value:
+        if name not in MUXERS:
+            raise ValueError(f"lists {name!r}: each format must be one of mp4, hls")
+    if len(set(value)) < len(value):
+        raise ValueError("must not list a format twice")
+    return value
 
-    Muxer: Literal["mp4", "hls"] = "mp4"
+
+MuxerList = Annotated[list[MuxerName], Field(min_length=1, json_schema_extra={"uniqueItems": True})]
+
+
+class VideoConfig(Spec):
+    """Video: the output formats (one file or playlist each, from the same recording),
+    and AES-128 for HLS."""
+
+    Muxer: Annotated[
+        MuxerName | MuxerList,
+        BeforeValidator(_muxers),
+        Field(
+            description='"mp4" (default), "hls", or a list such as ["mp4", "hls"]: one output '
+            "per format, each a Result.Videos item, all packaged from the same recording "
+            "(no second encode)."
+        ),
+    ] = "mp4"
     EncryptKey: OptionalSecret = None
     AuthUrl: HttpURL | None = None
+
+    @property
+    def muxers(self) -> tuple[MuxerName, ...]:
+        """The formats asked for, in the request's order (the first is Result.Videos[0])."""
+        return tuple(self.Muxer) if isinstance(self.Muxer, list) else (self.Muxer,)
 
     @model_validator(mode="after")
     def _encryption(self) -> VideoConfig:
@@ -53,7 +89,7 @@ class VideoConfig(Spec):
             return self
         if not _HEX128.fullmatch(self.EncryptKey.get_secret_value()):
             raise sub_error("EncryptKey", "must be 32 hex characters (an AES-128 key)")
-        if self.Muxer != "hls":
+        if "hls" not in self.muxers:
             raise sub_error("EncryptKey", "needs Muxer hls (MP4 files are not encrypted)")
         if not self.AuthUrl:
             raise sub_error("AuthUrl", "missing: it is required when EncryptKey is given")
