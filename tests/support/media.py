@@ -94,3 +94,31 @@ def moov_before_mdat(path: str | Path) -> bool:
     """True for a faststart MP4 (the index comes before the media data)."""
     boxes = top_level_boxes(path)
     return "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
+
+
+def stream_spans(path: str | Path) -> dict[str, float]:
+    """How long each kind of stream plays ({"video": s, "audio": s}): from its first
+    packet's time to its last packet's end, packet by packet (a playlist through its parts;
+    a container's own duration is not comparable: HLS counts the video, MP4 the longest)."""
+    entries = "packet=codec_type,pts_time,duration_time"
+    done = _run(["ffprobe", "-v", "error", "-show_entries", entries, "-of", "csv=p=0", str(path)])
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for line in done.stdout.decode().split():
+        kind, pts, duration = [*line.split(","), "", "", ""][:3]
+        if pts in ("", "N/A"):
+            continue
+        start = float(pts)
+        end = start + (float(duration) if duration not in ("", "N/A") else 0.0)
+        first[kind] = min(first.get(kind, start), start)
+        last[kind] = max(last.get(kind, end), end)
+    return {kind: round(last[kind] - first[kind], 3) for kind in first}
+
+
+def assert_same_spans(one: str | Path, other: str | Path, tolerance_s: float = 0.04) -> None:
+    """The picture and the sound each play as long in both (e.g. the same packets in two
+    containers), within a frame: an MP4 may shorten its last frame's duration."""
+    spans, other_spans = stream_spans(one), stream_spans(other)
+    assert spans.keys() == other_spans.keys() == {"video", "audio"}, (spans, other_spans)
+    for kind, seconds in spans.items():
+        assert abs(seconds - other_spans[kind]) < tolerance_s, (kind, spans, other_spans)
