@@ -149,6 +149,8 @@ class SnapshotTaker:
             if out.exists() and out.stat().st_size > 0:
                 if self._store(out):
                     self.state.times.append(at)
+                else:
+                    self.state.failed += 1
             elif carry_last and index == len(times) - 1:
                 # Between this segment's last frame and its end: the next segment's first
                 # frame is the first one at or after it.
