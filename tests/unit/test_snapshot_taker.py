@@ -100,7 +100,8 @@ def test_snapshots_are_stored_as_segments_close_at_their_times_and_the_last_fram
 
     # When the segments close one by one, each is stored beside the recording at once
     close(store, segments[0])
-    snaps.take_new(store.listed)
+    snaps.take_new(store.listed)  # hands it to the snapshot thread: the loop goes on
+    assert snaps.drain(120)
     assert stored(tmp_path) == ["t1_000000.jpg"]
     assert describe(record(store.progress), "r")["Progress"] == {"Snapshots": 1}
     for segment in segments[1:]:
@@ -138,6 +139,7 @@ def test_a_time_after_a_segments_last_frame_is_the_next_segments_first(tmp_path)
     for segment in segments:
         close(store, segment)
         snaps.take_new(store.listed)
+    assert snaps.drain(120)
 
     # Then every time has its snapshot: the first frame at or after it, none failed
     result = snaps.result()
@@ -180,6 +182,7 @@ def test_a_snapshot_that_cannot_be_stored_is_counted_and_the_others_go_on(tmp_pa
     for segment in segments:
         close(store, segment)
         snaps.take_new(store.listed)  # raises nothing: the recording goes on
+    assert snaps.drain(120)
 
     assert stored(tmp_path) == ["t1_000000.jpg", "t1_000004.jpg"]
     result = snaps.result()
@@ -195,6 +198,8 @@ def test_a_worker_taking_over_goes_on_from_the_next_segment_and_lists_them_all(t
     for segment in segments[:2]:
         close(store, segment)
     first.take_new(store.listed)
+    assert first.drain(120)
+    first.close()
     (tmp_path / "out/rec/dir/snapshots/t1_000000.jpg").unlink()  # not taken again: see below
 
     # When another worker takes the task over (from the progress in the store) and goes on

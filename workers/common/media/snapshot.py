@@ -9,7 +9,9 @@ decode of the segment, split into one branch per time, each keeping one frame.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from workers.common.media.ffprobe import MPEGTS_DELAY_S
 
 JPEG_QUALITY = 3  # ffmpeg's -q:v for MJPEG: 2 (best) .. 31; 3 is near the source
 TIMEOUT_S = 120.0
+NICER = 10  # how much lower a snapshot's CPU priority is than the worker's
 LAST_FRAME_WINDOW_S = 0.5  # longer than a frame at any rate a source may have
 
 
@@ -33,6 +36,11 @@ def due(next_s: int, end_s: float, interval_s: int) -> list[int]:
         return []
     count = math.ceil((end_s - next_s) / interval_s)
     return [next_s + i * interval_s for i in range(count)]
+
+
+def _input(segment: Path, ffmpeg_cmd: str) -> list[str]:
+    """The segment with its own timestamps, decoded on one core (a still needs no more)."""
+    return [ffmpeg_cmd, *ffmpeg.base(), "-threads", "1", "-copyts", "-i", str(segment)]
 
 
 def _image(out: Path) -> list[str]:
@@ -52,7 +60,7 @@ def at_times(
     graph = f"[0:v:0]split={len(labels)}" + "".join(f"[{x}]" for x in labels)
     for label, at in zip(labels, times_s, strict=True):
         graph += f";[{label}]select='gte(t,{at + MPEGTS_DELAY_S:.6f})'[o{label}]"
-    args = [ffmpeg_cmd, *ffmpeg.base(), "-copyts", "-i", str(segment), "-filter_complex", graph]
+    args = [*_input(segment, ffmpeg_cmd), "-filter_complex", graph]
     for label, out in zip(labels, outputs, strict=True):
         args += ["-map", f"[o{label}]", "-frames:v", "1", "-fps_mode", "passthrough", *_image(out)]
     return args
@@ -64,17 +72,28 @@ def last_frame(segment: Path, out: Path, video_end_s: float, *, ffmpeg_cmd: str)
     the last. (-sseof does not seek in these MPEG-TS files: it finds no frame.)"""
     since = max(0.0, video_end_s - LAST_FRAME_WINDOW_S) + MPEGTS_DELAY_S
     return [
-        ffmpeg_cmd, *ffmpeg.base(), "-copyts", "-i", str(segment),
-        "-map", "0:v:0", "-vf", f"select='gte(t,{since:.6f})'",
+        *_input(segment, ffmpeg_cmd), "-map", "0:v:0", "-vf", f"select='gte(t,{since:.6f})'",
         "-fps_mode", "passthrough", *_image(out),
     ]  # fmt: skip
 
 
 def run(argv: list[str], timeout_s: float = TIMEOUT_S) -> None:
+    """Run a snapshot ffmpeg NICER steps below this process: the capture comes first."""
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout_s, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    except OSError as exc:
         raise SnapshotFailed(f"snapshot ffmpeg did not run: {exc}") from exc
-    if done.returncode != 0:
-        tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
-        raise SnapshotFailed(f"snapshot ffmpeg failed (exit {done.returncode}): {tail}")
+    with contextlib.suppress(OSError):
+        niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICER)
+        os.setpriority(os.PRIO_PROCESS, proc.pid, niceness)
+    try:
+        _, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise SnapshotFailed(f"snapshot ffmpeg did not end within {timeout_s:.0f}s") from None
+    if proc.returncode != 0:
+        tail = " | ".join(stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
+        raise SnapshotFailed(f"snapshot ffmpeg failed (exit {proc.returncode}): {tail}")

@@ -135,6 +135,8 @@ class TaskRunner:
         except HandedBack:
             return "handed back"
         finally:
+            if self.snapshots is not None:
+                self.snapshots.close()
             self.session.close()
 
     # ---- capture ---------------------------------------------------------------------

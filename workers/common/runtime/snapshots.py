@@ -1,7 +1,8 @@
 """Snapshots (issue 16): still images of the recording, taken from its closed segments as
 they are listed, so there is no second capture and no second encode.
 
-For each newly listed segment, one ffmpeg call takes the frames at the multiples of
+For each newly listed segment, one ffmpeg call (in a thread of the task's, at a lower CPU
+priority: the runtime's loop and the capture never wait for it) takes the frames at the multiples of
 IntervalSeconds (recording time) that fall in it, and each is stored beside the recording
 at once (``<dir>/snapshots/<TaskID>_<seconds>.<fmt>``): an operator sees them during a
 long recording. At the end, the last frame (``<TaskID>_end.<fmt>``). MaxCount caps them,
@@ -18,6 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,10 @@ from workers.common.media.ffprobe import stream_ends
 from workers.common.runtime.session import Destination, Session, TaskContext
 
 log = logging.getLogger(__name__)
+
+# At the end, how long delivery waits for snapshots that fell behind (a loaded machine).
+FINISH_WAIT_S = 120.0
+CLOSE_WAIT_S = 10.0
 
 
 @dataclass
@@ -67,6 +75,10 @@ class SnapshotTaker:
         self.intermediate = intermediate  # where segments of another machine are
         self.state = SnapshotState.load(ctx.record.progress.get(SNAPSHOT_STATE))
         self._destination: Destination | None = None
+        self._handed = self.state.through  # the last segment handed to the thread
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
 
     @classmethod
     def for_task(
@@ -80,24 +92,33 @@ class SnapshotTaker:
     # ---- the runtime's calls -----------------------------------------------------------
 
     def take_new(self, listed: list[dict[str, Any]]) -> None:
-        """The snapshots of the listed segments not looked at yet (after each ship)."""
-        fresh = [item for item in listed if item["name"] > self.state.through]
+        """Hand the listed segments not handed yet to the snapshot thread (after each
+        ship): the runtime's loop never waits for a snapshot."""
+        fresh = [item for item in listed if item["name"] > self._handed]
+        if not fresh:
+            return
+        self._handed = fresh[-1]["name"]
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._work, name=f"snapshots-{self.ctx.task_id}", daemon=True
+            )
+            self._thread.start()
         for item in fresh:
-            try:
-                self._segment(self._local(item))
-            except Exception:  # never the recording's problem
-                log.exception("task %s: no snapshot from %s", self.ctx.task_id, item["name"])
-            self.state.through = item["name"]
-        if fresh:
-            self._save()
+            self._queue.put(item)
 
-    def finish(self) -> None:
+    def finish(self, wait_s: float = FINISH_WAIT_S) -> None:
         """After capture (segments local): what is left, then the last frame."""
         try:
             listed = self.ctx.store.segments(self.ctx.task_id)
         except ServiceUnavailable:
             listed = []  # the last frame is not worth failing the delivery for
         self.take_new(listed)
+        if not self.drain(wait_s):
+            log.warning("task %s: snapshots still behind after %.0fs: the rest are skipped",
+                        self.ctx.task_id, wait_s)  # fmt: skip
+        self.close()
+        if self._thread is not None:
+            self._thread.join(CLOSE_WAIT_S)  # the segment at hand, if it was still on one
         if self.state.end_s is not None or not listed:
             return
         try:
@@ -105,6 +126,39 @@ class SnapshotTaker:
         except Exception:
             log.exception("task %s: no snapshot of the last frame", self.ctx.task_id)
             self.state.failed += 1
+        self._save()
+
+    def drain(self, wait_s: float) -> bool:
+        """Wait until every segment handed over was looked at; False if it took too long."""
+        deadline = time.monotonic() + wait_s
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def close(self) -> None:
+        """Stop the snapshot thread (after the segment at hand); idempotent."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None or self._stopped.is_set():
+                    return
+                self._one(item)
+            finally:
+                self._queue.task_done()
+
+    def _one(self, item: dict[str, Any]) -> None:
+        try:
+            self._segment(self._local(item))
+        except Exception:  # never the recording's problem
+            log.exception("task %s: no snapshot from %s", self.ctx.task_id, item["name"])
+        self.state.through = item["name"]
         self._save()
 
     def result(self) -> dict[str, Any]:
