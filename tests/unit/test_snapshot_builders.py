@@ -35,8 +35,10 @@ def test_one_ffmpeg_call_takes_every_time_of_a_segment_on_the_recording_timeline
     assert argv.count("-i") == 1 and argv[argv.index("-i") + 1] == "/s/e0001r0001_00002.ts"
     graph = argv[argv.index("-filter_complex") + 1]
     assert graph.startswith("[0:v:0]split=2[s0][s1]")
-    assert f"[s0]select='gte(t,{10 + MPEGTS_DELAY_S:.6f})'[os0]" in graph
-    assert f"[s1]select='gte(t,{20 + MPEGTS_DELAY_S:.6f})'[os1]" in graph
+    # each branch lets one frame through: the first at or after its time
+    first = "*isnan(prev_selected_t)"
+    assert f"[s0]select='gte(t,{10 + MPEGTS_DELAY_S:.6f}){first}'[os0]" in graph
+    assert f"[s1]select='gte(t,{20 + MPEGTS_DELAY_S:.6f}){first}'[os1]" in graph
     # one frame into each file, in the order of the times
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-map"] == ["[os0]", "[os1]"]
     assert argv.count("-frames:v") == 2

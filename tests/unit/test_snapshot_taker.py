@@ -84,8 +84,8 @@ def taker(tmp_path: Path, store: Store, storage: Any = None, **config: Any) -> S
 
 
 def close(store: Store, segment: Path) -> None:
-    """The shipper lists a closed segment."""
-    store.listed.append({"name": segment.name, "key": f"raw/{segment.name}"})
+    """The shipper lists a closed segment (its duration as ffmpeg's list says: 2 s)."""
+    store.listed.append({"name": segment.name, "key": f"raw/{segment.name}", "duration": 2.0})
 
 
 def stored(tmp_path: Path) -> list[str]:
@@ -219,3 +219,17 @@ def record(progress: dict[str, str], result: dict[str, Any] | None = None) -> Ta
     return TaskRecord(
         TASK, "panorama", Status.RECORDING, spec={}, progress=progress, result=result or {}
     )
+
+
+def test_an_interval_longer_than_a_segment_skips_the_segments_between(tmp_path):
+    segments = record_ramp(tmp_path / "segments", 11)
+    store = Store()
+    snaps = taker(tmp_path, store, IntervalSeconds=5)
+    for segment in segments:
+        close(store, segment)
+        snaps.take_new(store.listed)
+    assert snaps.drain(120)
+
+    assert stored(tmp_path) == ["t1_000000.jpg", "t1_000005.jpg", "t1_000010.jpg"]
+    for name, at in zip(stored(tmp_path), [0, 5, 10], strict=True):
+        assert shown_at(tmp_path / "out/rec/dir/snapshots" / name) == pytest.approx(at, abs=0.1)

@@ -59,7 +59,9 @@ def at_times(
     labels = [f"s{i}" for i in range(len(times_s))]
     graph = f"[0:v:0]split={len(labels)}" + "".join(f"[{x}]" for x in labels)
     for label, at in zip(labels, times_s, strict=True):
-        graph += f";[{label}]select='gte(t,{at + MPEGTS_DELAY_S:.6f})'[o{label}]"
+        # one frame through each branch (later ones would still be converted for nothing)
+        first = f"gte(t,{at + MPEGTS_DELAY_S:.6f})*isnan(prev_selected_t)"
+        graph += f";[{label}]select='{first}'[o{label}]"
     args = [*_input(segment, ffmpeg_cmd), "-filter_complex", graph]
     for label, out in zip(labels, outputs, strict=True):
         args += ["-map", f"[o{label}]", "-frames:v", "1", "-fps_mode", "passthrough", *_image(out)]

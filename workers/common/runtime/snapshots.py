@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # At the end, how long delivery waits for snapshots that fell behind (a loaded machine).
 FINISH_WAIT_S = 120.0
 CLOSE_WAIT_S = 10.0
+ESTIMATE_MARGIN_S = 1.0  # listed durations against the picture's timestamps: well within
 
 
 @dataclass
@@ -49,6 +50,7 @@ class SnapshotState:
     end_s: float | None = None  # the last frame's snapshot, once stored: the video's end
     failed: int = 0
     capped: bool = False
+    end_est_s: float = 0.0  # where the segments looked at end, about (see _may_hold_one)
 
     @classmethod
     def load(cls, stored: str | None) -> SnapshotState:
@@ -155,7 +157,8 @@ class SnapshotTaker:
 
     def _one(self, item: dict[str, Any]) -> None:
         try:
-            self._segment(self._local(item))
+            if self._may_hold_one(item):
+                self._segment(self._local(item))
         except Exception:  # never the recording's problem
             log.exception("task %s: no snapshot from %s", self.ctx.task_id, item["name"])
         self.state.through = item["name"]
@@ -175,10 +178,19 @@ class SnapshotTaker:
 
     # ---- one segment ---------------------------------------------------------------------
 
+    def _may_hold_one(self, item: dict[str, Any]) -> bool:
+        """Whether the next time may fall in this segment: where it ends, estimated by the
+        listed durations since the last segment probed, is not well before it. (Most
+        segments of a long interval hold none: they cost nothing, not even a probe.)"""
+        duration = item.get("duration")
+        if duration is None or self.state.capped:
+            return not self.state.capped
+        self.state.end_est_s += float(duration)
+        return self.state.end_est_s + ESTIMATE_MARGIN_S >= self.state.next_s
+
     def _segment(self, path: Path) -> None:
-        if self.state.capped:
-            return
         video_end = stream_ends(path, self.ctx.settings.ffprobe).video_s
+        self.state.end_est_s = video_end
         wanted = snapshot.due(self.state.next_s, video_end, self.config.IntervalSeconds)
         room = self.config.MaxCount - 1 - len(self.state.times)  # the last frame's place kept
         cut = len(wanted) > room
