@@ -21,7 +21,7 @@ from workers.common.media.ffprobe import MPEGTS_DELAY_S
 
 JPEG_QUALITY = 3  # ffmpeg's -q:v for MJPEG: 2 (best) .. 31; 3 is near the source
 TIMEOUT_S = 120.0
-NICER = 10  # how much lower a snapshot's CPU priority is than the worker's
+NICER = 5  # below the worker (a third of its share when both want the CPU), not starved
 LAST_FRAME_WINDOW_S = 0.5  # longer than a frame at any rate a source may have
 
 
