@@ -93,7 +93,7 @@ def panorama_data(args: argparse.Namespace) -> dict[str, Any]:
         data["Video"] = video
     if args.name:
         data["Output"] = {"Cos": {"TargetName": args.name}}
-    return data
+    return _with_snapshots(data, args)
 
 
 def recorder_data(args: argparse.Namespace) -> dict[str, Any]:
@@ -109,6 +109,12 @@ def recorder_data(args: argparse.Namespace) -> dict[str, Any]:
         data["MaxDurationLimit"] = args.max_duration
     if args.callback:
         data["Callback"] = args.callback
+    return _with_snapshots(data, args)
+
+
+def _with_snapshots(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    if args.snapshots is not None:
+        data["Snapshots"] = {"IntervalSeconds": args.snapshots}
     return data
 
 

@@ -114,6 +114,7 @@ def _start_options(service: str, cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--encrypt-key", metavar="HEX32", help="AES-128 key for HLS")
         cmd.add_argument("--auth-url", metavar="URL", help="where players fetch the key")
         cmd.add_argument("--name", help="the file's name (Output.Cos.TargetName)")
+        _snapshots_option(cmd)
         return
     if service == "pusher":
         cmd.add_argument("source", metavar="SRC", help="file URL, s3://, rtmp:// or media path")
@@ -127,3 +128,13 @@ def _start_options(service: str, cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--mode", choices=("00", "01", "02"), default="00")
         cmd.add_argument("--max-duration", type=int, metavar="SECONDS")
         cmd.add_argument("--callback", metavar="URL", help="Callback URL")
+        _snapshots_option(cmd)
+
+
+def _snapshots_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--snapshots",
+        type=int,
+        metavar="SECONDS",
+        help="a JPEG snapshot every SECONDS of the recording, and one of its end",
+    )

@@ -61,6 +61,14 @@ class RecorderFile(Answer):
     Message: str
 
 
+class SnapshotFile(Answer):
+    """A still of the recording (Snapshots): the first frame at Time, or its last frame."""
+
+    Time: Annotated[float, Field(description="seconds into the recording")]
+    Filename: str
+    FileURL: str
+
+
 class TaskResult(Answer):
     """What the task produced, or why it failed; empty until it ends."""
 
@@ -73,6 +81,11 @@ class TaskResult(Answer):
     StrRoomId: str | Absent = None
     UserId: str | Absent = None
     Files: list[RecorderFile] | Absent = None
+    # Start's Snapshots: the stills taken; Capped when MaxCount stopped them, Failed how
+    # many could not be taken or stored.
+    Snapshots: list[SnapshotFile] | Absent = None
+    SnapshotsCapped: bool | Absent = None
+    SnapshotsFailed: int | Absent = None
 
 
 class CallbackAttempt(Answer):
@@ -101,6 +114,9 @@ class Task(Answer):
     Callback: CallbackLog | Absent = None
 
 
+# Progress kept for the workers, not shown: where the snapshots stand (runtime/snapshots.py).
+SNAPSHOT_STATE = "SnapshotState"
+
 _TIME_FIELDS = {
     "create_time": "CreateTime",
     "start_time": "StartTime",
@@ -126,8 +142,9 @@ def task_view(record: TaskRecord, request_id: str | None = None) -> Task:
     }
     for key, name in _TIME_FIELDS.items():
         body[name] = record.times.get(key)
-    if record.progress:
-        body["Progress"] = {k: _number(v) for k, v in sorted(record.progress.items())}
+    shown = {k: v for k, v in record.progress.items() if k != SNAPSHOT_STATE}
+    if shown:
+        body["Progress"] = {k: _number(v) for k, v in sorted(shown.items())}
     if record.callbacks:
         body["Callback"] = {"Attempts": record.callbacks}
     _warn_unknown(record.result)

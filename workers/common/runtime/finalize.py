@@ -28,6 +28,7 @@ from workers.common.runtime.session import (
     TaskContext,
     UploadedFile,
 )
+from workers.common.runtime.snapshots import SnapshotTaker
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,13 @@ class Finalizer:
         session: Session[Any],
         shipper: SegmentShipper,
         keeper: LeaseKeeper,
+        snapshots: SnapshotTaker | None = None,
     ) -> None:
         self.ctx = ctx
         self.session = session
         self.shipper = shipper
         self.keeper = keeper
+        self.snapshots = snapshots
         self.error_code = ""
         self.error_message = ""
 
@@ -79,6 +82,8 @@ class Finalizer:
                         Code.NO_MEDIA_RECORDED, "nothing was recorded: no segment was closed"
                     )
                 return []
+            if self.snapshots is not None:  # the segments are local now: the last frame
+                self.snapshots.finish()
             out_dir.mkdir(parents=True, exist_ok=True)
             self.ctx.record = self.ctx.store.get(self.ctx.task_id)  # StopTime names files
             outputs = self.session.transcode(segments, out_dir)
@@ -128,7 +133,7 @@ class Finalizer:
         )
         delivery = deliver(
             url,
-            self.session.callback_body(body, files),
+            self._with_snapshots(self.session.callback_body(body, files), result),
             secret=settings.callback_secret,
             policy=policy,
             timeout_s=settings.callback_timeout_s,
@@ -152,7 +157,16 @@ class Finalizer:
         if files:
             result["Videos"] = [video_entry(f) for f in files]
         result.update(self.session.result_extra(files, self.error_message))
+        if self.snapshots is not None:
+            result.update(self.snapshots.result())
         return result
+
+    def _with_snapshots(self, body: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        """A body of the service's own (the recorder's seeds' body, no Result) carries the
+        snapshots at its top level; Describe's body has them in its Result."""
+        if self.snapshots is None or "Result" in body:
+            return body
+        return {**body, **{k: v for k, v in result.items() if k.startswith("Snapshots")}}
 
     def _advance(self, status: Status | None, **fields: Any) -> None:
         outcome = self.ctx.store.advance(

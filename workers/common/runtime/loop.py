@@ -38,6 +38,7 @@ from workers.common.runtime.finalize import Finalizer, end_unopened
 from workers.common.runtime.lease import LeaseKeeper
 from workers.common.runtime.segments import SegmentShipper
 from workers.common.runtime.session import EndReason, Session, TaskContext
+from workers.common.runtime.snapshots import SnapshotTaker
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class TaskRunner:
         self.shipper = SegmentShipper(
             self.ctx, intermediate(self.settings, self.session.storage_type)
         )
+        self.snapshots = SnapshotTaker.for_task(self.ctx, self.session, self.shipper.storage)
         if self.record.status not in FINALIZING:
             # A takeover goes on where the last worker's media ends (not after the gap).
             self.ctx.timeline = self.shipper.timeline_end()
@@ -121,7 +123,9 @@ class TaskRunner:
                     self.record.task_id, self.record.service, self.settings.record_ttl_s
                 )
                 return "canceled"
-            finalizer = Finalizer(self.ctx, self.session, self.shipper, self.keeper)
+            finalizer = Finalizer(
+                self.ctx, self.session, self.shipper, self.keeper, snapshots=self.snapshots
+            )
             status = finalizer.run(end, failure)
             shutil.rmtree(self.ctx.work_dir, ignore_errors=status != "finished")
             return status
@@ -131,6 +135,8 @@ class TaskRunner:
         except HandedBack:
             return "handed back"
         finally:
+            if self.snapshots is not None:
+                self.snapshots.close()
             self.session.close()
 
     # ---- capture ---------------------------------------------------------------------
@@ -264,6 +270,8 @@ class TaskRunner:
         # While Redis is away the segments stay on disk; they are shipped once it is back.
         with contextlib.suppress(ServiceUnavailable):
             self.shipper.ship_new()
+            if self.snapshots is not None:  # of the segments just listed
+                self.snapshots.take_new(self.shipper.listed)
 
     def _disk_reason(self) -> EndReason | None:
         """End (keeping what was recorded) before a full disk corrupts the segments."""

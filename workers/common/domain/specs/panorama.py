@@ -17,6 +17,7 @@ from workers.common.domain.specs.fields import (
     SafePath,
     sub_error,
 )
+from workers.common.domain.specs.snapshots import SnapshotsConfig
 
 DEFAULT_WIDTH = 1280
 DEFAULT_HEIGHT = 720
@@ -119,6 +120,7 @@ class PanoramaStart(Spec):
     StorageType: Literal["cos", "cfs"] = "cfs"
     Output: OutputConfig | None = None
     Video: VideoConfig | None = None
+    Snapshots: SnapshotsConfig | None = None  # issue 16: stills every N s, and the last
 
     @model_validator(mode="after")
     def _defaults(self) -> PanoramaStart:

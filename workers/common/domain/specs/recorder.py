@@ -17,6 +17,7 @@ from workers.common.domain.specs.fields import (
     pattern,
     sub_error,
 )
+from workers.common.domain.specs.snapshots import SnapshotsConfig, recorder_snapshots_need_video
 
 DEFAULT_MAX_DURATION_S = 21600
 UINT32_MAX = 4294967295
@@ -58,6 +59,8 @@ class RecorderStart(Spec):
     # Extensions beyond the seeds.
     MaxIdleTime: Annotated[Int, Between(1, 3600)] = 300
     MaxDurationLimit: Annotated[Int, Between(0, 36000)] = DEFAULT_MAX_DURATION_S
+    Snapshots: SnapshotsConfig | None = None  # issue 16: stills every N s, and the last
+    _snapshots_need_video = model_validator(mode="after")(recorder_snapshots_need_video)
 
     @model_validator(mode="after")
     def _room(self) -> RecorderStart:
