@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import signal
 import socket
 import threading
 import time
@@ -67,6 +68,10 @@ class Process(Protocol):
     def tail(self, count: int | None = None) -> list[str]: ...
 
     def stop(self, *, grace_s: float = 5.0, quit_key: bool = False) -> int | None: ...
+
+    def signal(self, signum: int, *, group: bool = True) -> None: ...
+
+    def wait(self, timeout_s: float) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -172,12 +177,20 @@ class Relay:
             self.state = State.PAUSED if paused else State.LIVE
 
     def stop(self) -> None:
-        """At Stop: 'q' (the relay ends its stream properly), then it is gone."""
+        """At Stop, once the relay has sent the last packets: it ends its connection.
+
+        Waiting on a UDP input that no longer receives, ffmpeg sees neither 'q' nor a
+        first SIGINT (both are looked at between packets); a second signal interrupts
+        the wait, and it closes its output at once (measured: 0.5 s, ffmpeg 5.1)."""
         self.state = State.ENDED
         proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.stop(quit_key=True, grace_s=3.0)
-            proc.close()
+        if proc is None:
+            return
+        proc.signal(signal.SIGINT)
+        if not proc.wait(0.3):
+            proc.signal(signal.SIGINT)
+        proc.stop(grace_s=2.0)
+        proc.close()
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
