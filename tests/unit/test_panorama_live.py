@@ -46,12 +46,12 @@ def test_live_outputs_add_udp_slaves_to_the_same_encode():
     segments, *feeds = argv[-1].split("|")
     assert segments == (
         "[f=segment:segment_time=4:segment_format=mpegts:initial_offset=12.500000:"
-        "segment_list=/w/segments/e0001r0002.csv:segment_list_type=csv]"
+        "segment_list=/w/segments/e0001r0002.csv:segment_list_type=csv:max_delay=700000]"
         "/w/segments/e0001r0002_%05d.ts"
     )
     assert feeds == [
-        "[f=mpegts:onfail=ignore]udp://127.0.0.1:40001?pkt_size=1316",
-        "[f=mpegts:onfail=ignore]udp://127.0.0.1:40002?pkt_size=1316",
+        "[f=mpegts:max_delay=700000:onfail=ignore]udp://127.0.0.1:40001?pkt_size=1316",
+        "[f=mpegts:max_delay=700000:onfail=ignore]udp://127.0.0.1:40002?pkt_size=1316",
     ]
     # and everything before the output is the plain capture's
     assert argv[:-3] == capture()[: len(argv) - 3]
@@ -81,7 +81,9 @@ def test_pause_filler_encodes_still_frames_as_the_capture_encodes(kind, colour):
     assert ("drawtext=text=Paused" in picture) == (kind == "slate")
     encode = builders.ffmpeg.h264_encode(builders.FPS, 4)
     assert argv[-3 - len(encode) : -3] == encode
-    assert argv[-1] == "[f=mpegts:onfail=ignore]udp://127.0.0.1:40001?pkt_size=1316"
+    assert (
+        argv[-1] == "[f=mpegts:max_delay=700000:onfail=ignore]udp://127.0.0.1:40001?pkt_size=1316"
+    )
 
 
 # ---- no secret in what is shown ------------------------------------------------------

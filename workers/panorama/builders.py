@@ -250,6 +250,10 @@ TS_DATAGRAM = 1316
 # of a recording at 2 Mb/s; beyond that it drops, and the capture never waits.
 RELAY_FIFO_PACKETS = 8192
 _TEE_SPECIAL = set("[]|:\\'")
+# ffmpeg gives an output muxer a max_delay of 0.7 s (its -muxdelay), which MPEG-TS puts
+# before the first packet; a tee's slaves get none unless told. Told, the segments are
+# the plain capture's (timestamps compared packet by packet), and so is the file.
+MUX_DELAY_US = 700000
 
 
 def live_feed(port: int) -> str:
@@ -266,8 +270,9 @@ def tee(output: list[str], feeds: Sequence[str]) -> list[str]:
     for _, value in [*pairs, ("path", path)]:
         if _TEE_SPECIAL & set(value):
             raise ValueError(f"tee: {value!r} has a character the tee muxer would split on")
-    first = "[" + ":".join(f"{name}={value}" for name, value in pairs) + "]" + path
-    slaves = [f"[f=mpegts:onfail=ignore]{feed}" for feed in feeds]
+    options = ":".join(f"{name}={value}" for name, value in pairs)
+    first = f"[{options}:max_delay={MUX_DELAY_US}]{path}"
+    slaves = [f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{feed}" for feed in feeds]
     return ["-f", "tee", "|".join([first, *slaves])]
 
 
@@ -280,7 +285,7 @@ def relay(port: int, url: str, progress: Path) -> list[str]:
     return [
         *ffmpeg.base(interactive=True),
         "-progress", str(progress),
-        "-stats_period", "1",
+        "-stats_period", "0.5",
         "-f", "mpegts",
         "-i", f"udp://127.0.0.1:{port}?fifo_size={RELAY_FIFO_PACKETS}&overrun_nonfatal=1",
         "-map", "0:v:0", "-map", "0:a:0",
@@ -315,6 +320,8 @@ def pause_filler(frame: Frame, kind: str, ports: Sequence[int], keyframe_s: int)
         "-re", "-f", "lavfi", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo",
         "-map", "0:v", "-map", "1:a",
     ]  # fmt: skip
-    feeds = [f"[f=mpegts:onfail=ignore]{live_feed(port)}" for port in ports]
+    feeds = [
+        f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{live_feed(port)}" for port in ports
+    ]
     encode = ffmpeg.h264_encode(FPS, keyframe_s)
     return [*args, *encode, "-f", "tee", "|".join(feeds)]

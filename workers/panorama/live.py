@@ -44,7 +44,8 @@ RETRY = RetryPolicy(window_s=None, first_backoff_s=1.0, max_backoff_s=30.0, jitt
 # A relay that sent nothing this long while media was fed to it is stuck: restarted.
 STALL_S = 15.0
 TICK_S = 0.5  # how often the relays are looked at
-DRAIN_S = 2.0  # at Stop: how long the relays may take to send the file's last packets
+DRAIN_S = 4.0  # at Stop: how long the relays may take to send the file's last packets
+DRAIN_LOOK_S = 1.1  # a relay writes its figures every 0.5 s: unchanged over this, it is idle
 
 
 class State(enum.StrEnum):
@@ -368,7 +369,7 @@ class LiveOutputs:
         deadline = self._clock() + DRAIN_S
         last = [relay.sent_s() for relay in self.relays]
         while self._clock() < deadline:
-            time.sleep(0.3)
+            time.sleep(DRAIN_LOOK_S)
             now = [relay.sent_s() for relay in self.relays]
             if now == last:
                 return
