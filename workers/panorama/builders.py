@@ -264,14 +264,14 @@ def live_feed(port: int) -> str:
 def tee(output: list[str], feeds: Sequence[str]) -> list[str]:
     """``output`` (``-f FORMAT -opt value ... PATH``) as the first slave of a tee muxer,
     and an MPEG-TS slave per feed that the tee drops, not the file, when it fails."""
-    *options, path = output
-    names, values = options[::2], options[1::2]
+    *flags, path = output
+    names, values = flags[::2], flags[1::2]
     pairs = [(name.lstrip("-"), value) for name, value in zip(names, values, strict=True)]
     for _, value in [*pairs, ("path", path)]:
         if _TEE_SPECIAL & set(value):
             raise ValueError(f"tee: {value!r} has a character the tee muxer would split on")
-    options = ":".join(f"{name}={value}" for name, value in pairs)
-    first = f"[{options}:max_delay={MUX_DELAY_US}]{path}"
+    first = ":".join(f"{name}={value}" for name, value in pairs)
+    first = f"[{first}:max_delay={MUX_DELAY_US}]{path}"
     slaves = [f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{feed}" for feed in feeds]
     return ["-f", "tee", "|".join([first, *slaves])]
 
