@@ -44,6 +44,7 @@ RETRY = RetryPolicy(window_s=None, first_backoff_s=1.0, max_backoff_s=30.0, jitt
 # A relay that sent nothing this long while media was fed to it is stuck: restarted.
 STALL_S = 15.0
 TICK_S = 0.5  # how often the relays are looked at
+FILLER_RETRY_S = 5.0  # a pause filler that died is started again this long after the last
 DRAIN_S = 4.0  # at Stop: how long the relays may take to send the file's last packets
 DRAIN_LOOK_S = 1.1  # a relay writes its figures every 0.5 s: unchanged over this, it is idle
 
@@ -266,6 +267,7 @@ class LiveOutputs:
             filler_argv, report, launch, clock,
         )  # fmt: skip
         self._filler: Process | None = None
+        self._filler_since = float("-inf")  # when the filler was last started
         self._paused = False
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -288,14 +290,14 @@ class LiveOutputs:
         with self._lock:
             self._paused = True
             self._start_filler()
-        self.tick()
+            self._tick()
 
     def resume(self) -> None:
         """Before the next capture run: the filler stops, the capture feeds them again."""
         with self._lock:
             self._paused = False
             self._stop_filler()
-        self.tick()
+            self._tick()
 
     def stop(self) -> None:
         """After the capture's last segment: the relays send what they hold, then end."""
@@ -305,7 +307,7 @@ class LiveOutputs:
             self._drain()
             for relay in self.relays:
                 relay.stop()
-        self._publish()
+            self._publish()
 
     def close(self) -> None:
         self._done.set()
@@ -318,11 +320,16 @@ class LiveOutputs:
 
     def tick(self) -> None:
         with self._lock:
-            now = self._clock()
-            for relay in self.relays:
-                relay.tick(now, self._paused)
-            if self._paused and (self._filler is None or not self._filler.alive):
-                self._start_filler()  # a filler that died (it should not) starts again
+            self._tick()
+
+    def _tick(self) -> None:
+        # Under the lock, with the report: the watch's view can never land after Stop's.
+        now = self._clock()
+        for relay in self.relays:
+            relay.tick(now, self._paused)
+        filler_down = self._filler is None or not self._filler.alive
+        if self._paused and filler_down and now - self._filler_since >= FILLER_RETRY_S:
+            self._start_filler()  # a filler that died (it should not) starts again
         self._publish()
 
     def views(self) -> list[dict[str, Any]]:
@@ -350,6 +357,7 @@ class LiveOutputs:
     def _start_filler(self) -> None:
         if self._filler is not None:
             self._filler.close()
+        self._filler_since = self._clock()
         argv = self._filler_argv(self.ports)
         try:
             self._filler = self._launch("live-pause-filler", argv)
