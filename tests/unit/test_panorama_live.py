@@ -12,9 +12,10 @@ import pytest
 
 from workers.common.media.ffmpeg import Ends, SegmentRun
 from workers.common.pacing.backoff import Backoff
-from workers.panorama import builders, live
+from workers.panorama import builders
 from workers.panorama.builders import Frame
-from workers.panorama.live import LiveOutputs, Relay, State, hide, redact
+from workers.panorama.live import LiveOutputs
+from workers.panorama.relay import STALL_S, Relay, State, hide, redact
 
 KEY = "live_8731_s3cr3t"
 URL = f"rtmp://live.example.com:1935/app/{KEY}"
@@ -219,9 +220,9 @@ def test_a_relay_that_sends_nothing_for_long_is_restarted(tmp_path):
     relay.tick(0.0, paused=False)
     sent(relay, 2.0)
     relay.tick(1.0, paused=False)
-    relay.tick(1.0 + live.STALL_S + 0.1, paused=False)  # the same out_time all along
+    relay.tick(1.0 + STALL_S + 0.1, paused=False)  # the same out_time all along
     assert relay.state is State.RETRYING
-    assert relay.last_error == f"sent nothing for {live.STALL_S:.0f}s"
+    assert relay.last_error == f"sent nothing for {STALL_S:.0f}s"
     assert not launcher.started[0].alive
 
 

@@ -18,7 +18,7 @@ from workers.common.domain.specs.fields import parse
 from workers.common.domain.specs.panorama import PanoramaStart
 from workers.common.domain.states import Status
 from workers.common.domain.store import TaskRecord
-from workers.panorama.live import State
+from workers.panorama.relay import State
 
 PAGE = "https://example.com/class"
 KEY = "live_8731_s3cr3t"
