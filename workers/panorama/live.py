@@ -7,9 +7,9 @@
 No second encode: the capture's tee muxer sends the packets it writes to the segments to
 one UDP port per output (builders.capture), and a relay per URL copies them on
 (builders.relay, workers/panorama/relay.py). A relay that fails is restarted with the
-farm's backoff, never touching
-the capture: the file does not notice. During a Pause no capture runs; a filler encodes
-still frames to the same ports, so the relays stay connected and players do not drop.
+farm's backoff, never touching the capture: the file does not notice. During a Pause no
+capture runs; a filler encodes still frames to the same ports, so the relays stay
+connected and players do not drop.
 
 ``LiveOutputs`` drives the relays from a thread of its own (the runtime does not poll a
 paused session) and reports them in Progress.LiveOutputs with their URLs redacted: the
