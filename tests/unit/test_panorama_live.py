@@ -15,7 +15,7 @@ from workers.common.pacing.backoff import Backoff
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 from workers.panorama.live import LiveOutputs
-from workers.panorama.relay import STALL_S, Relay, State, hide, redact
+from workers.panorama.relay import CONNECT_S, STALL_S, Relay, State, hide, redact
 
 KEY = "live_8731_s3cr3t"
 URL = f"rtmp://live.example.com:1935/app/{KEY}"
@@ -218,12 +218,19 @@ def test_a_relay_that_sends_nothing_for_long_is_restarted(tmp_path):
     launcher = Launcher()
     relay = make_relay(tmp_path, launcher)
     relay.tick(0.0, paused=False)
+    relay.tick(CONNECT_S - 1, paused=False)  # still reading the stream before connecting
+    assert relay.state is State.CONNECTING
+    relay.tick(CONNECT_S + 0.1, paused=False)
+    assert relay.last_error == f"sent nothing for {CONNECT_S:.0f}s"
+    relay.tick(CONNECT_S + 2, paused=False)  # tried again
+    assert relay.attempts == 2
     sent(relay, 2.0)
-    relay.tick(1.0, paused=False)
-    relay.tick(1.0 + STALL_S + 0.1, paused=False)  # the same out_time all along
+    relay.tick(CONNECT_S + 2.5, paused=False)
+    relay.tick(CONNECT_S + 3, paused=False)
+    relay.tick(CONNECT_S + 3 + STALL_S + 0.1, paused=False)  # the same out_time all along
     assert relay.state is State.RETRYING
     assert relay.last_error == f"sent nothing for {STALL_S:.0f}s"
-    assert not launcher.started[0].alive
+    assert not launcher.started[1].alive
 
 
 def test_a_url_the_policy_refuses_when_connecting_fails_for_good(tmp_path):

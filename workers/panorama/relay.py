@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 RETRY = RetryPolicy(window_s=None, first_backoff_s=1.0, max_backoff_s=30.0, jitter=0.2)
 # A relay that sent nothing this long while media was fed to it is stuck: restarted.
 STALL_S = 15.0
+# A new relay first reads the stream until it knows it (a keyframe: up to a segment's
+# length), then connects: on a loaded machine that took 18 s (measured). Give it longer.
+CONNECT_S = 40.0
 
 
 class State(enum.StrEnum):
@@ -116,7 +119,7 @@ class Relay:
         self.last_error = ""
         self._proc: Process | None = None
         self._retry_at = 0.0
-        self._sent_s = -1.0  # the relay's out_time when it last grew
+        self._sent_s = 0.0  # the relay's out_time when it last grew
         self._sent_at = 0.0  # when that was (monotonic)
 
     def view(self) -> dict[str, Any]:
@@ -142,13 +145,13 @@ class Relay:
             self._failed(now, self._why(f"exited (code {self._proc.returncode})"))
             return
         sent = read_progress(self.progress).out_time_s
+        limit = STALL_S if self._sent_s > 0 else CONNECT_S
         if sent > self._sent_s:
             self._sent_s, self._sent_at = sent, now
-            if sent > 0:
-                self._backoff.reset()
-                self.state = State.PAUSED if paused else State.LIVE
-        elif now - self._sent_at > STALL_S:
-            self._failed(now, f"sent nothing for {STALL_S:.0f}s")
+            self._backoff.reset()
+            self.state = State.PAUSED if paused else State.LIVE
+        elif now - self._sent_at > limit:
+            self._failed(now, f"sent nothing for {limit:.0f}s")
             return
         if self.state in (State.LIVE, State.PAUSED):
             self.state = State.PAUSED if paused else State.LIVE
@@ -194,7 +197,7 @@ class Relay:
             self._failed(now, f"could not start ffmpeg: {exc}")
             return
         self.state = State.CONNECTING
-        self._sent_s, self._sent_at = -1.0, now
+        self._sent_s, self._sent_at = 0.0, now
 
     def _refused(self) -> str | None:
         """Why the URL policy refuses the URL now (checked at every connect: DNS answers
