@@ -93,6 +93,10 @@ def panorama_data(args: argparse.Namespace) -> dict[str, Any]:
         data["Video"] = video
     if args.name:
         data["Output"] = {"Cos": {"TargetName": args.name}}
+    if args.live:
+        data["LiveOutputs"] = [{"Url": url} for url in args.live]
+    if args.pause_frame:
+        data["PauseFrame"] = args.pause_frame
     return _with_snapshots(data, args)
 
 

@@ -115,6 +115,17 @@ def _start_options(service: str, cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--auth-url", metavar="URL", help="where players fetch the key")
         cmd.add_argument("--name", help="the file's name (Output.Cos.TargetName)")
         _snapshots_option(cmd)
+        cmd.add_argument(
+            "--live",
+            action="append",
+            metavar="URL",
+            help="also stream it live to this rtmp(s):// or srt:// URL (repeatable)",
+        )
+        cmd.add_argument(
+            "--pause-frame",
+            choices=("black", "slate"),
+            help="what live outputs show while paused (default black)",
+        )
         return
     if service == "pusher":
         cmd.add_argument("source", metavar="SRC", help="file URL, s3://, rtmp:// or media path")

@@ -1,6 +1,6 @@
 """The URL policy at the edge (DESIGN section 7): a Start whose RecordURL, CallbackURL,
-Callback or videoSrc resolves to a loopback, private, link-local or metadata address is
-refused at once with InvalidParam, instead of failing later in a worker.
+Callback, videoSrc or LiveOutputs Url resolves to a loopback, private, link-local or
+metadata address is refused at once with InvalidParam, instead of failing later in a worker.
 
 No DNS here: IP literals and localhost names are checked at once; other names are checked
 by the worker right before it connects (DNS answers change, redirects happen), so a slow
@@ -15,8 +15,10 @@ from config.settings import Settings
 from workers.common.domain import urlpolicy
 from workers.common.domain.errors import InvalidParam
 from workers.common.domain.specs.base import Spec
+from workers.common.domain.specs.panorama import LIVE_SCHEMES
 
 URL_FIELDS = ("RecordURL", "CallbackURL", "Callback", "videoSrc")
+LIVE = frozenset(LIVE_SCHEMES)
 
 
 def check_urls(spec: Spec, settings: Settings) -> None:
@@ -29,3 +31,8 @@ def check_urls(spec: Spec, settings: Settings) -> None:
             urlpolicy.check(url, settings.url_allowlist, schemes, resolve_names=False)
         except urlpolicy.UrlRefused as exc:
             raise InvalidParam(f"{name} {exc}") from None
+    for index, url in enumerate(getattr(spec, "live_urls", ())):  # panorama's LiveOutputs
+        try:
+            urlpolicy.check(url, settings.url_allowlist, LIVE, resolve_names=False)
+        except urlpolicy.UrlRefused as exc:
+            raise InvalidParam(f"LiveOutputs[{index}].Url {exc}") from None

@@ -1,10 +1,12 @@
 """Command lines of the browser stack as pure functions (tests/unit/test_panorama_builders.py).
 
 Xvfb ─▶ PulseAudio ─▶ Chromium ─▶ ffmpeg (x11grab + pulse ─▶ H.264/AAC segments)
+                                      └─▶ (live outputs) the same packets to loopback UDP
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,6 +171,7 @@ def capture(
     segment_seconds: int,
     progress: Path,
     wallclock_s: float,
+    live_ports: Sequence[int] = (),
 ) -> list[str]:
     """ffmpeg: the display's top-left width x height and the sink's monitor into segments.
 
@@ -192,6 +195,11 @@ def capture(
 
     ``progress`` receives ffmpeg's key=value figures (frames, dups, drops, out_time):
     how the session tells a stalled capture and counts dropped frames.
+
+    ``live_ports`` (live outputs, workers/panorama/live.py): the same encoded packets go
+    also, as MPEG-TS, to these loopback UDP ports, where the relays read them (no second
+    encode). Sending a datagram never waits for its reader, so a slow or absent relay can
+    not hold the capture back; ``onfail=ignore`` keeps the file going should a send fail.
     """
     zero = f"{wallclock_s + WARMUP_S:.6f}/TB"
     video = f"setpts=PTS-{zero},trim=start=0"
@@ -229,4 +237,91 @@ def capture(
     encode = ffmpeg.h264_encode(FPS, segment_seconds)
     # The run's zero is where the audio ended: the sound goes on without a hole.
     output = ffmpeg.segment_output(run, segment_seconds, timeline_offset_s=run.start.audio_s)
+    if live_ports:
+        output = tee(output, [live_feed(port) for port in live_ports])
     return [*args, *encode, *output]
+
+
+# ---- live outputs (workers/panorama/live.py) ----------------------------------------
+
+# 7 MPEG-TS packets: one datagram, the usual size for TS over UDP (and SRT's payload).
+TS_DATAGRAM = 1316
+# What a relay's UDP input buffers (in 188-byte packets) while its output is slow: ~5 s
+# of a recording at 2 Mb/s; beyond that it drops, and the capture never waits.
+RELAY_FIFO_PACKETS = 8192
+_TEE_SPECIAL = set("[]|:\\'")
+# ffmpeg gives an output muxer a max_delay of 0.7 s (its -muxdelay), which MPEG-TS puts
+# before the first packet; a tee's slaves get none unless told. Told, the segments are
+# the plain capture's (timestamps compared packet by packet), and so is the file.
+MUX_DELAY_US = 700000
+
+
+def live_feed(port: int) -> str:
+    """Where the capture (and the pause filler) send the live packets."""
+    return f"udp://127.0.0.1:{port}?pkt_size={TS_DATAGRAM}"
+
+
+def tee(output: list[str], feeds: Sequence[str]) -> list[str]:
+    """``output`` (``-f FORMAT -opt value ... PATH``) as the first slave of a tee muxer,
+    and an MPEG-TS slave per feed that the tee drops, not the file, when it fails."""
+    *flags, path = output
+    names, values = flags[::2], flags[1::2]
+    pairs = [(name.lstrip("-"), value) for name, value in zip(names, values, strict=True)]
+    for _, value in [*pairs, ("path", path)]:
+        if _TEE_SPECIAL & set(value):
+            raise ValueError(f"tee: {value!r} has a character the tee muxer would split on")
+    first = ":".join(f"{name}={value}" for name, value in pairs)
+    first = f"[{first}:max_delay={MUX_DELAY_US}]{path}"
+    slaves = [f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{feed}" for feed in feeds]
+    return ["-f", "tee", "|".join([first, *slaves])]
+
+
+def relay(port: int, url: str, progress: Path) -> list[str]:
+    """ffmpeg: the live packets from ``port`` to ``url`` by stream copy (FLV for RTMP(S),
+    MPEG-TS for SRT). Its input's timestamps jump where a capture run or the pause filler
+    takes over (each starts at zero); ffmpeg's discontinuity correction for MPEG-TS input
+    lays them end to end, so the live stream's clock never goes back."""
+    is_srt = url.lower().startswith("srt:")
+    return [
+        *ffmpeg.base(interactive=True),
+        "-progress", str(progress),
+        "-stats_period", "0.5",
+        "-f", "mpegts",
+        "-i", f"udp://127.0.0.1:{port}?fifo_size={RELAY_FIFO_PACKETS}&overrun_nonfatal=1",
+        "-map", "0:v:0", "-map", "0:a:0",
+        "-c", "copy",
+        *(["-f", "mpegts"] if is_srt else ["-f", "flv", "-flvflags", "no_duration_filesize"]),
+        url if not is_srt else _srt_url(url),
+    ]  # fmt: skip
+
+
+def _srt_url(url: str) -> str:
+    # SRT carries the TS in 1316-byte payloads and must be told that it is live.
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}mode=caller&transtype=live&pkt_size={TS_DATAGRAM}"
+
+
+SLATE_COLOUR = "0x202020"
+
+
+def pause_filler(frame: Frame, kind: str, ports: Sequence[int], keyframe_s: int) -> list[str]:
+    """ffmpeg: what live outputs show while the recording is paused, so that players do not
+    drop: black frames, or a "Paused" slate, with silence, encoded as the capture encodes
+    (same size, rate and H.264/AAC settings: players see one stream go on). It runs only
+    while paused, when no capture encodes: still frames cost little."""
+    width, height = frame.encoded
+    picture = f"color=c={'black' if kind == 'black' else SLATE_COLOUR}:s={width}x{height}:r={FPS}"
+    if kind == "slate":
+        size = max(12, height // 10)
+        picture += f",drawtext=text=Paused:fontcolor=white:fontsize={size}:x=(w-tw)/2:y=(h-th)/2"
+    args = [
+        *ffmpeg.base(interactive=True),
+        "-re", "-f", "lavfi", "-i", picture,
+        "-re", "-f", "lavfi", "-i", f"anullsrc=r={AUDIO_RATE}:cl=stereo",
+        "-map", "0:v", "-map", "1:a",
+    ]  # fmt: skip
+    feeds = [
+        f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{live_feed(port)}" for port in ports
+    ]
+    encode = ffmpeg.h264_encode(FPS, keyframe_s)
+    return [*args, *encode, "-f", "tee", "|".join(feeds)]

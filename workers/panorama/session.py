@@ -2,6 +2,8 @@
 
 start   : browser stack + page (PageLoadFailed when it does not load), then a capture run
 pause   : end the capture run (the browser keeps running)   resume: a new capture run
+live    : LiveOutputs stream the capture's packets while it records, a pause frame while
+          paused (workers/panorama/live.py); Stop ends them after the last segment
 refresh : reload the page, the capture run goes on
 poll    : the page's stopRecord ends the task; a crashed browser, a page that stops
           answering (hung) or a stalled ffmpeg raises (what was captured is kept and
@@ -30,6 +32,7 @@ from workers.panorama import builders, output
 from workers.panorama.browser import Browser
 from workers.panorama.builders import Frame
 from workers.panorama.capture import CaptureRun, Figures
+from workers.panorama.live import LiveOutputs, live_outputs
 from workers.panorama.stack import BrowserStack
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class PanoramaSession(Session[PanoramaStart]):
         self.frame = Frame(ctx.spec.Width, ctx.spec.Height)
         self.stack: BrowserStack | None = None
         self.capture: CaptureRun | None = None
+        self.live: LiveOutputs | None = None  # when the Start asks for live outputs
         self._waiting_since: float | None = None
         self._earlier_runs = Figures()  # frames, dups and drops of the runs already ended
         self._blocked = 0  # the page's requests refused by the URL policy
@@ -84,6 +88,8 @@ class PanoramaSession(Session[PanoramaStart]):
 
     def pause(self) -> None:
         self._end_run()
+        if self.live is not None:
+            self.live.pause()
 
     def resume(self) -> None:
         self._open_page()  # a worker taking over a paused task has no browser yet
@@ -95,6 +101,8 @@ class PanoramaSession(Session[PanoramaStart]):
 
     def stop(self) -> None:
         self._end_run()
+        if self.live is not None:
+            self.live.stop()  # after the last segment: the live stream ends with the file
 
     def poll(self) -> EndReason | None:
         if self.stack is None or self.stack.browser is None or self.capture is None:
@@ -138,6 +146,9 @@ class PanoramaSession(Session[PanoramaStart]):
         try:
             self._end_run()
         finally:
+            if self.live is not None:
+                self.live.close()
+                self.live = None
             if self.stack is not None:
                 self.stack.close()
                 self.stack = None
@@ -179,9 +190,29 @@ class PanoramaSession(Session[PanoramaStart]):
             segment_seconds=settings.segment_seconds,
             progress=progress,
             wallclock_s=time.time(),
+            live_ports=self._live_ports(),
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
         self._answered_at = self._asked_at = self._clock()
+
+    def _live_ports(self) -> list[int]:
+        """The live outputs' ports for the next capture run (their relays started on the
+        first run; the pause filler stopped on a resume), or none."""
+        urls = self.spec.live_urls
+        if not urls:
+            return []
+        if self.live is None:
+            self.live = live_outputs(
+                urls,
+                self.frame,
+                self.spec.PauseFrame,
+                self.ctx.work_dir / "live",
+                settings=self.ctx.settings,
+                report=lambda views: self.ctx.report(LiveOutputs=views),
+            )
+        else:
+            self.live.resume()
+        return self.live.ports
 
     def _end_run(self) -> None:
         if self.capture is None:

@@ -88,6 +88,15 @@ class TaskResult(Answer):
     SnapshotsFailed: int | Absent = None
 
 
+class LiveOutputView(Answer):
+    """Progress.LiveOutputs (panorama): one live output, its URL without the stream key."""
+
+    Url: str  # scheme, host, port and RTMP application; the key and query as ***
+    State: Literal["connecting", "live", "paused", "retrying", "failed", "ended"]
+    Attempts: int  # connections tried so far
+    LastError: str | Absent = None  # why the last attempt failed, credentials hidden
+
+
 class CallbackAttempt(Answer):
     Attempt: int
     Time: UnixTime
@@ -145,10 +154,18 @@ def task_view(record: TaskRecord, request_id: str | None = None) -> Task:
     shown = {k: v for k, v in record.progress.items() if k != SNAPSHOT_STATE}
     if shown:
         body["Progress"] = {k: _number(v) for k, v in sorted(shown.items())}
+        _shape_live_outputs(body["Progress"])
     if record.callbacks:
         body["Callback"] = {"Attempts": record.callbacks}
     _warn_unknown(record.result)
     return Task.model_validate(body)
+
+
+def _shape_live_outputs(progress: dict[str, Any]) -> None:
+    # Only the fields LiveOutputView names reach the answer (never a URL a worker kept).
+    items = progress.get("LiveOutputs")
+    if isinstance(items, list):
+        progress["LiveOutputs"] = [LiveOutputView.model_validate(item).dump() for item in items]
 
 
 def _warn_unknown(result: dict[str, Any]) -> None:

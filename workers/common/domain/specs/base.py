@@ -34,6 +34,15 @@ def _move_secrets(public: dict[str, Any], secrets: dict[str, Any]) -> None:
             _move_secrets(value, inner)
             if inner:
                 secrets[name] = inner
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
+            # A list of objects (LiveOutputs): the secrets as a list of the same length.
+            items: list[dict[str, Any]] = [{} for _ in value]
+            for item, inner_item in zip(value, items, strict=True):
+                if isinstance(item, dict):
+                    _move_secrets(item, inner_item)
+            public[name] = list(value)
+            if any(items):
+                secrets[name] = items
 
 
 def join_secrets(public: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +50,13 @@ def join_secrets(public: dict[str, Any], secrets: dict[str, Any]) -> dict[str, A
     for name, value in secrets.items():
         if isinstance(value, dict):
             merged[name] = join_secrets(merged.get(name) or {}, value)
+        elif isinstance(value, list) and isinstance(merged.get(name), list):
+            items = merged[name]
+            extras = [*value, *([{}] * len(items))][: len(items)]
+            merged[name] = [
+                join_secrets(item, extra) if isinstance(item, dict) else item
+                for item, extra in zip(items, extras, strict=True)
+            ]
         else:
             merged[name] = value
     return merged

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, model_validator
 
 from workers.common.domain.specs.base import Spec
 from workers.common.domain.specs.fields import (
@@ -15,6 +15,7 @@ from workers.common.domain.specs.fields import (
     OptionalSecret,
     OptionalText,
     SafePath,
+    check_url,
     sub_error,
 )
 from workers.common.domain.specs.snapshots import SnapshotsConfig
@@ -110,6 +111,34 @@ class OutputConfig(Spec):
         return self
 
 
+# Live outputs (issue 16): where the recording is streamed while it is made.
+LIVE_SCHEMES = ("rtmp", "rtmps", "srt")
+MAX_LIVE_OUTPUTS = 3
+
+
+def _live_url(value: SecretStr) -> SecretStr:
+    # A secret: the stream key in the URL is the credential of the user's channel.
+    return SecretStr(check_url(value.get_secret_value(), LIVE_SCHEMES))
+
+
+class LiveOutput(Spec):
+    """One item of LiveOutputs: an RTMP/RTMPS (FLV) or SRT (MPEG-TS) URL, key included."""
+
+    Url: Annotated[SecretStr, AfterValidator(_live_url)]
+
+
+def _live_outputs(value: list[LiveOutput] | None) -> list[LiveOutput] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_LIVE_OUTPUTS:
+        raise ValueError(f"may list at most {MAX_LIVE_OUTPUTS} outputs")
+    urls = [item.Url.get_secret_value() for item in value]
+    for index, url in enumerate(urls):
+        if url in urls[:index]:
+            raise ValueError(f"lists the same Url twice (items {urls.index(url)} and {index})")
+    return value
+
+
 class PanoramaStart(Spec):
     RecordURL: HttpURL
     ManualStart: bool = False
@@ -121,6 +150,9 @@ class PanoramaStart(Spec):
     Output: OutputConfig | None = None
     Video: VideoConfig | None = None
     Snapshots: SnapshotsConfig | None = None  # issue 16: stills every N s, and the last
+    LiveOutputs: Annotated[list[LiveOutput] | None, AfterValidator(_live_outputs)] = None
+    # What live outputs show while the recording is paused ("slate": a "Paused" card).
+    PauseFrame: Literal["black", "slate"] = "black"
 
     @model_validator(mode="after")
     def _defaults(self) -> PanoramaStart:
@@ -144,6 +176,11 @@ class PanoramaStart(Spec):
         if self.Output is not None and self.Output.Video is not None:
             return self.Output.Video
         return VideoConfig()
+
+    @property
+    def live_urls(self) -> list[str]:
+        """The live outputs' URLs (secrets: never log them, see workers/panorama/live.py)."""
+        return [item.Url.get_secret_value() for item in self.LiveOutputs or ()]
 
     @property
     def cos(self) -> CosOutput:
