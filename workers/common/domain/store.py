@@ -479,6 +479,8 @@ class TaskStore:
     def _call(script: Any, keys: list[str], argv: list[Any]) -> Any:
         try:
             return script(keys=keys, args=argv)
+        except redis.ResponseError as exc:  # it answered: no (out of memory, a bad key...)
+            raise ServiceUnavailable(f"the task store refused: {exc}") from exc
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
 
