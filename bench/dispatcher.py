@@ -3,9 +3,16 @@
     .venv/bin/python -m bench.dispatcher [--seconds 10] [--connections 32] [--workers N --threads N]
 
 Starts its own redis-server and gunicorn (dispatcher/gunicorn_conf.py) on free ports,
-drives them with wrk (apt-get install wrk) and prints JSON: req/s, p50, p99 per action,
-next to a baseline measured in the same run (a bare loop of Celery's send_task and of a
-Redis HGETALL, i.e. what one request cannot go below).
+drives them with wrk (apt-get install wrk) and prints JSON: req/s, p50, p99 per action
+(Start at --connections and at 8, Describe at --connections), next to a baseline measured
+in the same run (a bare single-thread loop of Celery's send_task and of a Redis HGETALL),
+and their ratios, the figures of issue 17: Start >= 1.0x send_task, p99 < 25 ms at 8
+connections, Describe >= 0.3x HGETALL. It also counts the records and the queued messages:
+every accepted Start leaves one of each.
+
+Each figure comes with the CPU it cost per request (``cpu_us_per_op``: the dispatcher's
+processes, or the loop's; ``redis_cpu_us_per_op``: redis-server's), read from /proc: on a
+machine that other work shares, req/s moves with the load, CPU per request much less.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 import redis
 import requests
 
-from bench.common import free_port, start_redis
+from bench.common import children_of, cpu_seconds, free_port, start_redis
 from config.settings import SERVICES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,15 +70,41 @@ def start_gunicorn(
     return subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
 
+class CpuMeter:
+    """CPU seconds spent by the served processes (gunicorn's master and workers) and by
+    redis-server, between two readings."""
+
+    def __init__(self, served: int, redis_pid: int) -> None:
+        self.served, self.redis_pid = served, redis_pid
+
+    def read(self) -> tuple[float, float]:
+        pids = [self.served, *children_of(self.served)]
+        return sum(cpu_seconds(pid) for pid in pids), cpu_seconds(self.redis_pid)
+
+
+def per_op_us(seconds: float, ops: int) -> float:
+    return round(seconds / max(ops, 1) * 1e6, 1)
+
+
 def run_wrk(
-    url: str, body: dict[str, Any], args: argparse.Namespace, workdir: Path
+    url: str,
+    body: dict[str, Any],
+    args: argparse.Namespace,
+    workdir: Path,
+    meter: CpuMeter,
+    connections: int | None = None,
 ) -> dict[str, Any]:
     script = workdir / "post.lua"
     script.write_text(LUA_POST.format(body=json.dumps(body)))
-    argv = ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.seconds}s",
+    argv = ["wrk", "-t", "2", "-c", str(connections or args.connections), "-d", f"{args.seconds}s",
             "--latency", "-s", str(script), url]  # fmt: skip
+    served, redis_cpu = meter.read()
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+    served_after, redis_after = meter.read()
+    found = parse_wrk(out)
+    found["cpu_us_per_op"] = per_op_us(served_after - served, found["requests"])
+    found["redis_cpu_us_per_op"] = per_op_us(redis_after - redis_cpu, found["requests"])
+    return found
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -83,10 +116,12 @@ def parse_wrk(out: str) -> dict[str, Any]:
         return round(float(match.group(1)) * _UNITS[match.group(2)], 2) if match else -1.0
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors:.*", out)
     return {
         "req_per_s": round(float(rps.group(1)), 1) if rps else 0.0,
+        "requests": int(total.group(1)) if total else 0,
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
@@ -94,7 +129,11 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
-def baseline(seconds: float = 3.0) -> dict[str, Any]:
+def ratio(measured: dict[str, Any], bare: dict[str, float]) -> float:
+    return round(measured["req_per_s"] / bare["ops_per_s"], 2)
+
+
+def baseline(redis_pid: int, seconds: float = 3.0) -> dict[str, Any]:
     """One process, one thread: a bare loop of send_task, and of HGETALL."""
     from config.celery import celery_app
     from workers.common.domain.redis_client import store_redis
@@ -103,6 +142,7 @@ def baseline(seconds: float = 3.0) -> dict[str, Any]:
 
     def loop(call: Any) -> dict[str, float]:
         count, began = 0, time.perf_counter()
+        cpu, redis_cpu = time.process_time(), cpu_seconds(redis_pid)
         while time.perf_counter() - began < seconds:
             call()
             count += 1
@@ -110,6 +150,8 @@ def baseline(seconds: float = 3.0) -> dict[str, Any]:
         return {
             "ops_per_s": round(count / elapsed, 1),
             "us_per_op": round(elapsed / count * 1e6, 1),
+            "cpu_us_per_op": per_op_us(time.process_time() - cpu, count),
+            "redis_cpu_us_per_op": per_op_us(cpu_seconds(redis_pid) - redis_cpu, count),
         }
 
     client = store_redis()
@@ -152,19 +194,34 @@ def main() -> None:
         wait_http(f"{base}/healthz")
         answer = requests.post(f"{base}/v1/panorama", json=START_BODY, timeout=5).json()
         task_id = answer["TaskID"]
-        start = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir)
+        meter = CpuMeter(gunicorn.pid, redis_proc.pid)
+        start = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir, meter)
+        start_8 = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir, meter, 8)
         describe_body = {"Action": "Describe", "Data": {"TaskID": task_id}}
-        describe = run_wrk(f"{base}/v1/panorama", describe_body, args, workdir)
+        describe = run_wrk(f"{base}/v1/panorama", describe_body, args, workdir, meter)
         queued = redis.Redis(port=redis_port, db=0).llen("panorama")
+        recorded = redis.Redis(port=redis_port, db=2).zcard("capstan:tasks:panorama")
+        bare = baseline(redis_proc.pid)
         report = {
             "machine": {"cpus": os.cpu_count()},
             "load": {"tool": "wrk -t2", "connections": args.connections, "seconds": args.seconds},
             "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf"},
             "start_panorama": start,
+            "start_panorama_8_connections": start_8,
             "describe": describe,
+            "records_created": recorded,
             "messages_queued": queued,
-            "baseline_single_thread": baseline(),
-            "targets": {"start_req_per_s": 1000, "describe_req_per_s": 2000, "p99_ms": 25},
+            "baseline_single_thread": bare,
+            "ratios": {
+                "start_vs_send_task": ratio(start, bare["celery_send_task"]),
+                "start_8_vs_send_task": ratio(start_8, bare["celery_send_task"]),
+                "describe_vs_hgetall": ratio(describe, bare["redis_hgetall"]),
+            },
+            "goals": {
+                "start_vs_send_task": 1.0,
+                "start_8_connections_p99_ms": 25,
+                "describe_vs_hgetall": 0.3,
+            },
         }
         print(json.dumps(report, indent=2))
     finally:

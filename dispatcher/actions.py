@@ -18,11 +18,13 @@ from workers.common.domain.specs.base import split_secrets
 from workers.common.domain.specs.control import TaskRef
 from workers.common.domain.specs.fields import parse
 from workers.common.domain.states import Action
-from workers.common.domain.store import TaskStore
+from workers.common.domain.store import TaskStore, new_task_id
+from workers.common.domain.wire import QueuedMessage
 
 log = logging.getLogger("capstan.dispatcher")
 
-Enqueue = Callable[[Service, str], None]
+# The Celery message of a new task (runtime.enqueue.StartMessages); None: the record alone.
+StartMessage = Callable[[Service, str], QueuedMessage | None]
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Farm:
 
     settings: Settings
     store: TaskStore
-    enqueue: Enqueue
+    message: StartMessage
 
     def run(
         self, service_name: str, action: Action, data: dict[str, Any], request_id: str
@@ -49,19 +51,18 @@ class Farm:
         spec = parse(service.spec_model, data)
         check_urls(spec, self.settings)
         public, secrets = split_secrets(spec)
-        task_id = self.store.create(
+        task_id = new_task_id()
+        # The record and its queue message: one atomic call, both or neither.
+        self.store.create(
             service.name,
             public,
             crypto.seal(secrets),
             request_id=request_id,
             max_active=self.settings.max_active_tasks.get(service.name, 0),
             unique_key=getattr(spec, "unique_key", None),
+            task_id=task_id,
+            message=self.message(service, task_id),
         )
-        try:
-            self.enqueue(service, task_id)
-        except Exception as exc:
-            self._withdraw(service, task_id)
-            raise ServiceUnavailable(f"the task queue is unreachable: {exc}") from exc
         if self.settings.start_replicas:
             # 200 only once a replica holds the task: a failover now loses no accepted Start.
             try:
@@ -74,7 +75,7 @@ class Farm:
         return Accepted(TaskID=task_id, RequestID=request_id).dump()
 
     def _withdraw(self, service: Service, task_id: str) -> None:
-        """A task that could not be queued: cancel it so it holds no admission slot."""
+        """A task no replica confirmed: cancel it so it holds no admission slot."""
         try:
             self.store.control(task_id, service.name, Action.STOP, service.capturing)
         except CapstanError:

@@ -12,7 +12,7 @@ from flask import Flask, Response, g
 from config.celery import celery_app
 from config.settings import Settings, get_settings
 from dispatcher import auth, metrics
-from dispatcher.actions import Enqueue, Farm
+from dispatcher.actions import Farm, StartMessage
 from dispatcher.files import bp as files_bp
 from dispatcher.responses import register_error_handlers
 from dispatcher.routes.actions import bp as actions_bp
@@ -21,39 +21,40 @@ from dispatcher.routes.tasks import bp as tasks_bp
 from dispatcher.ui_routes import bp as ui_bp
 from workers.common.domain.redis_client import QUICK_RETRIES, redis_for
 from workers.common.domain.store import TaskStore
-from workers.common.runtime.enqueue import Enqueuer
+from workers.common.runtime.enqueue import StartMessages
 
 
 def create_app(
     settings: Settings | None = None,
     store: TaskStore | None = None,
-    enqueue: Enqueue | None = None,
+    message: StartMessage | None = None,
 ) -> Flask:
     settings = settings or get_settings()
     if store is None:
         # 503 within about a second, never a hang.
         store = TaskStore(redis_for(settings, settings.store_db, QUICK_RETRIES))
-    if enqueue is None:
-        enqueue = Enqueuer(celery_app())
+    if message is None:
+        message = StartMessages(celery_app(), settings.broker_db)
     app = Flask("capstan.dispatcher")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["capstan"] = Farm(settings, store, enqueue)
-    app.before_request(_new_request_id)
-    app.before_request(metrics.started)
-    app.before_request(auth.check_signature)
-    app.after_request(metrics.finished)
-    app.after_request(_request_id_headers)
+    app.extensions["capstan"] = Farm(settings, store, message)
+    # One hook each way: Flask pays a lookup and a coroutine check per hook and request.
+    app.before_request(_before)
+    app.after_request(_after)
     register_error_handlers(app)
     for blueprint in (actions_bp, tasks_bp, ops_bp, files_bp, ui_bp):
         app.register_blueprint(blueprint)
     return app
 
 
-def _new_request_id() -> None:
+def _before() -> None:
     g.request_id = uuid.uuid4().hex
+    metrics.started()
+    auth.check_signature()
 
 
-def _request_id_headers(response: Response) -> Response:
+def _after(response: Response) -> Response:
+    metrics.finished(response)
     rid = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Request-Id"] = rid
     response.headers["x-scf-reqid"] = rid

@@ -36,16 +36,15 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 def envelope(body: dict[str, Any], service: Service, flat_start: bool) -> Envelope:
     """The action and its Data; a body without "Action" is a flat Start when allowed."""
-    allowed = [a.value for a in Action if a in service.actions]
     if "Action" not in body:
         if flat_start:
             return Envelope(Action.START, body)
-        raise InvalidParam(f"Action missing: one of {', '.join(allowed)}")
+        raise InvalidParam(f"Action missing: one of {', '.join(_allowed(service))}")
     name = body["Action"]
-    if not isinstance(name, str) or name not in allowed:
+    if not isinstance(name, str) or name not in service.actions:
         shown = name if isinstance(name, str) else _json_type(name)
         raise InvalidParam(
-            f"Action {shown[:40]!r} is not one of {', '.join(allowed)} for {service.name}"
+            f"Action {shown[:40]!r} is not one of {', '.join(_allowed(service))} for {service.name}"
         )
     if "Data" not in body or body["Data"] is None:
         raise InvalidParam("Data missing")
@@ -53,6 +52,10 @@ def envelope(body: dict[str, Any], service: Service, flat_start: bool) -> Envelo
     if not isinstance(data, dict):
         raise InvalidParam(f"Data must be an object, not {_json_type(data)}")
     return Envelope(Action(name), data)
+
+
+def _allowed(service: Service) -> list[str]:
+    return [a.value for a in Action if a in service.actions]
 
 
 def _json_type(value: Any) -> str:

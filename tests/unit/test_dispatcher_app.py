@@ -20,7 +20,7 @@ KEYS = {"app1": "s3cret"}
 def make_app(**settings):
     # A Redis nobody listens on: these tests never reach it, or expect 503.
     store = TaskStore(redis.Redis(port=1, socket_connect_timeout=0.2, retry_on_error=[]))
-    return create_app(Settings(**settings), store=store, enqueue=lambda service, task_id: None)
+    return create_app(Settings(**settings), store=store, message=lambda service, task_id: None)
 
 
 @pytest.fixture

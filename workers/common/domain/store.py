@@ -11,6 +11,9 @@ Keys (``{id}`` is the TaskID):
     capstan:active:{service}      set of tasks not yet terminal (admission limit)
     capstan:owned                 set of tasks a worker has claimed (reconciler)
     capstan:unique:{key}          TaskID holding a one-at-a-time key (recorder user)
+
+A Start's Celery message goes onto its queue's list in the broker's db by the same script
+that writes the record (create; the message's bytes: workers.common.domain.wire).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from workers.common.domain.errors import (
     TaskNotFound,
 )
 from workers.common.domain.states import OWNED, TERMINAL, Action, Status, refusal, target
+from workers.common.domain.wire import QueuedMessage
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +172,11 @@ class TaskStore:
         self._lease_drop = client.register_script(lua.LEASE_DROP)
         self._bump_epoch = client.register_script(lua.BUMP_EPOCH)
 
+    @property
+    def db(self) -> int:
+        """The db of the records (CREATE comes back to it after pushing in the broker's)."""
+        return int(self.r.connection_pool.connection_kwargs.get("db") or 0)
+
     # ---- the dispatcher's side -------------------------------------------------------
 
     def create(
@@ -179,8 +188,13 @@ class TaskStore:
         request_id: str,
         max_active: int = 0,
         unique_key: str | None = None,
+        task_id: str | None = None,
+        message: QueuedMessage | None = None,
     ) -> str:
-        task_id = new_task_id()
+        """Admit and write a new task and, when given, push its queue ``message`` (built for
+        ``task_id``): one atomic script, so that there is no record without its message and
+        no message without its record."""
+        task_id = task_id or new_task_id()
         now = now_s()
         fields = {
             "service": service,
@@ -199,11 +213,13 @@ class TaskStore:
             f"{PREFIX}:tasks:{service}",
             f"{PREFIX}:active:{service}",
             f"{PREFIX}:unique:{unique_key or '-'}",
+            message.key if message else f"{PREFIX}:no-queue",
         ]
         # Listed newest first to the millisecond: two Starts in one second keep their order.
         listed_at = f"{time.time():.3f}"
         unique = "1" if unique_key else "0"
-        argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *flat]
+        queued = [message.db, message.payload] if message else [0, ""]
+        argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *queued, self.db, *flat]
         outcome, holder = decode_admission(self._call(self._create, keys, argv))
         if outcome is Admission.AT_LIMIT:
             raise LimitExceeded(
@@ -463,6 +479,8 @@ class TaskStore:
     def _call(script: Any, keys: list[str], argv: list[Any]) -> Any:
         try:
             return script(keys=keys, args=argv)
+        except redis.ResponseError as exc:  # it answered: no (out of memory, a bad key...)
+            raise ServiceUnavailable(f"the task store refused: {exc}") from exc
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
 

@@ -4,9 +4,18 @@ Each script answers with a short word or number; ``workers.common.domain.store``
 answer into its outcome enums, in one place each, and nothing else reads them.
 """
 
-# Admit a new task -> 'ok' | 'limit' (the service is full) | 'dup:<holder>' (the
-# one-at-a-time key is held by a task not in ARGV[5], the terminal states).
-CREATE = """
+# Admit a new task and queue its Celery message, all or nothing -> 'ok' | 'limit' (the
+# service is full) | 'dup:<holder>' (the one-at-a-time key is held by a task not in ARGV[5],
+# the terminal states). Redis runs a script alone but does not undo a write when a later
+# command fails: everything that can fail is read and checked before the first write (a key
+# of the wrong type is refused), and '#!lua' (flags declared, none allowing OOM) has Redis
+# refuse the whole script up front when it is out of memory. The message (ARGV[7], empty:
+# none) goes onto KEYS[6] in the broker's db ARGV[6]; the record in this db, ARGV[8].
+CREATE = """#!lua
+local function wrong_type(key, kind)
+  local found = redis.call('TYPE', key)['ok']
+  return found ~= 'none' and found ~= kind
+end
 local max_active = tonumber(ARGV[3])
 if max_active > 0 and redis.call('SCARD', KEYS[4]) >= max_active then return 'limit' end
 if ARGV[4] == '1' then
@@ -16,9 +25,21 @@ if ARGV[4] == '1' then
     local ended = string.find(',' .. ARGV[5] .. ',', ',' .. tostring(st) .. ',', 1, true)
     if st and not ended then return 'dup:' .. holder end
   end
-  redis.call('SET', KEYS[5], ARGV[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if redis.call('EXISTS', KEYS[1]) == 1 or wrong_type(KEYS[2], 'zset')
+    or wrong_type(KEYS[3], 'zset') or wrong_type(KEYS[4], 'set') then
+  return redis.error_reply('WRONGTYPE the task index holds another kind of value')
+end
+if ARGV[7] ~= '' then
+  redis.call('SELECT', ARGV[6])
+  if wrong_type(KEYS[6], 'list') then
+    return redis.error_reply('WRONGTYPE the task queue holds another kind of value')
+  end
+  redis.call('LPUSH', KEYS[6], ARGV[7])
+  redis.call('SELECT', ARGV[8])
+end
+if ARGV[4] == '1' then redis.call('SET', KEYS[5], ARGV[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
