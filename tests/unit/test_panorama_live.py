@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,7 @@ class Launcher:
     def __init__(self) -> None:
         self.started: list[FakeProcess] = []
 
-    def __call__(self, name: str, argv: list[str]) -> FakeProcess:
+    def __call__(self, name: str, argv: list[str], secrets: Sequence[str] = ()) -> FakeProcess:
         self.started.append(FakeProcess(name, argv))
         return self.started[-1]
 

@@ -1,8 +1,10 @@
 """ManagedProcess with real child processes: the farm's way (stderr through a pipe) and the
 local farm's (output into a log file, stopped as a service)."""
 
+import logging
 import sys
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -106,3 +108,26 @@ def test_a_service_gets_sigterm_alone_and_what_it_started_is_killed_with_its_gro
 def test_on_line_needs_the_pipe(tmp_path):
     with pytest.raises(ValueError, match="on_line"):
         ManagedProcess("x", ["true"], on_line=print, log_file=tmp_path / "x.log")
+
+
+def test_secrets_are_hidden_in_everything_the_process_shows(tmp_path, caplog):
+    """A stream key or UserSig in a child's command line and output never reaches a log
+    line, the tail or a failure message (they end up in Describe and the callback)."""
+    key = "live_123?sig=a/b"
+    script = f"import sys; print('rtmp://host/app/{key} refused', file=sys.stderr); sys.exit(3)"
+    caplog.set_level(logging.DEBUG, logger="workers.common.media.process")
+    piped = ManagedProcess("piped", [sys.executable, "-c", script, key], secrets=[key]).start()
+    piped.wait(10)
+    logged = tmp_path / "child.log"
+    to_file = ManagedProcess(
+        "to-file", [sys.executable, "-c", script, key], secrets=[key], log_file=logged
+    ).start()
+    to_file.wait(10)
+    for proc in (piped, to_file):
+        shown = "\n".join(proc.tail()) + str(proc.failure("the relay failed"))
+        assert "refused" in shown and "***" in shown
+        assert key not in shown and quote(key, safe="") not in shown
+        proc.close()
+    assert "***" in caplog.text and key not in caplog.text
+    assert key not in logged.read_text().splitlines()[0]  # the header we write; ffmpeg's own
+    # lines go straight to the file, where only the worker's disk sees them

@@ -63,11 +63,11 @@ class Process(Protocol):
     def close(self) -> None: ...
 
 
-Launch = Callable[[str, list[str]], Process]
+Launch = Callable[..., Process]  # (name, argv[, secrets])
 
 
-def launch(name: str, argv: list[str]) -> Process:
-    return ManagedProcess(name, argv).start()
+def launch(name: str, argv: list[str], secrets: Sequence[str] = ()) -> Process:
+    return ManagedProcess(name, argv, secrets=secrets).start()
 
 
 def redact(url: str) -> str:
@@ -87,12 +87,17 @@ def redact(url: str) -> str:
 
 def hide(text: str, url: str) -> str:
     """``text`` (ffmpeg's words) with the URL and each secret part of it hidden."""
-    parts = urlsplit(url)
     text = text.replace(url, redact(url))
-    secrets = [parts.path.lstrip("/").partition("/")[2], parts.query, parts.password or ""]
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+    for secret in sorted(secret_parts(url), key=len, reverse=True):
         text = text.replace(secret, HIDDEN)
     return text
+
+
+def secret_parts(url: str) -> list[str]:
+    """The credentials in a live URL: the stream key, the query, a password."""
+    parts = urlsplit(url)
+    secrets = [parts.path.lstrip("/").partition("/")[2], parts.query, parts.password or ""]
+    return [secret for secret in secrets if secret]
 
 
 class Relay:
@@ -192,7 +197,7 @@ class Relay:
         self.progress.unlink(missing_ok=True)
         argv = [self._ffmpeg, *builders.relay(self.port, self.url, self.progress)]
         try:
-            self._proc = self._launch(f"live-relay-{self.index}", argv)
+            self._proc = self._launch(f"live-relay-{self.index}", argv, secret_parts(self.url))
         except OSError as exc:
             self._failed(now, f"could not start ffmpeg: {exc}")
             return

@@ -11,6 +11,7 @@ import collections
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workers.common.media.process import ManagedProcess
@@ -28,13 +29,13 @@ class Failure:
 
 
 class PushRun:
-    def __init__(self, name: str, argv: list[str]) -> None:
+    def __init__(self, name: str, argv: list[str], secrets: Sequence[str] = ()) -> None:
         self._lock = threading.Lock()
         self._out_time_s = 0.0
         self._ended = False
         self._progress = StallWatch()  # out_time growing: media is being published
         self._messages: collections.deque[str] = collections.deque(maxlen=20)
-        self.process = ManagedProcess(name, argv, on_line=self._line)
+        self.process = ManagedProcess(name, argv, on_line=self._line, secrets=secrets)
 
     def start(self) -> PushRun:
         self._progress.restart()

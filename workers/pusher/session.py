@@ -161,7 +161,7 @@ class PusherSession(Session[PusherStart]):
         self.plan = RunPlan(base, extra, duration)
         source = builders.PushInput(self.opened, self.source.live, start, extra)
         argv = builders.push_argv(self.ctx.settings.ffmpeg, source, self.facts.plan, self.room_url)
-        self.run = PushRun(f"push-{self.ctx.task_id[:8]}", argv).start()
+        self.run = PushRun(f"push-{self.ctx.task_id[:8]}", argv, [self.user_sig]).start()
         log.info(
             "task %s: pushing %s from %.2fs (%s) to %s",
             self.ctx.task_id,

@@ -103,7 +103,9 @@ class RecorderSession(Session[RecorderStart]):
             segment_s=settings.segment_seconds,
             rw_timeout_s=settings.recorder_rw_timeout_s,
         )
-        self.pull = PullRun(run, ManagedProcess(f"recorder-pull-{run.stem}", argv).start())
+        self.pull = PullRun(
+            run, ManagedProcess(f"recorder-pull-{run.stem}", argv, secrets=[self._sig]).start()
+        )
 
     def _watch(self, pull: PullRun, now: float) -> None:
         if not self.presence.present and pull.has_media():

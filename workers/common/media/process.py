@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
+
+HIDDEN = "***"  # what a secret looks like in anything shown
 
 
 _PR_SET_PDEATHSIG = 1
@@ -90,6 +93,7 @@ class ManagedProcess:
         log_file: Path | None = None,
         stop_steps: StopSteps = MEDIA_TOOL,
         die_with_parent: bool = True,
+        secrets: Sequence[str] = (),
     ) -> None:
         if on_line is not None and log_file is not None:
             raise ValueError("on_line reads the stderr pipe; with a log file there is none")
@@ -101,6 +105,9 @@ class ManagedProcess:
         self.stop_steps = stop_steps
         self.die_with_parent = die_with_parent
         self._tail_lines = tail_lines
+        # Credentials in the command line (a stream key, a UserSig): hidden in every line
+        # this wrapper shows (debug log, log file header, tail, failure messages).
+        self._secrets = _secret_forms(secrets)
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._on_line = on_line
         self._proc: subprocess.Popen[bytes] | None = None
@@ -114,7 +121,7 @@ class ManagedProcess:
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> ManagedProcess:
-        log.debug("starting %s: %s", self.name, " ".join(self.argv))
+        log.debug("starting %s: %s", self.name, self.hide(" ".join(self.argv)))
         self._proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.PIPE,  # for the 'q' that lets ffmpeg finish its file
@@ -253,7 +260,13 @@ class ManagedProcess:
                 lines = collections.deque(written, maxlen=count)
         except OSError:
             return []
-        return [line.decode(errors="replace").rstrip() for line in lines]
+        return [self.hide(line.decode(errors="replace").rstrip()) for line in lines]
+
+    def hide(self, text: str) -> str:
+        """``text`` with each of the secrets this process was given replaced by ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, HIDDEN)
+        return text
 
     def failure(self, what: str) -> ProcessFailed:
         return ProcessFailed(self._why(what))
@@ -269,7 +282,7 @@ class ManagedProcess:
             return {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("ab")
-        self._log.write(f"--- start {' '.join(self.argv)}\n".encode())
+        self._log.write(f"--- start {self.hide(' '.join(self.argv))}\n".encode())
         self._log.flush()
         return {"stdout": self._log, "stderr": subprocess.STDOUT}
 
@@ -305,8 +318,8 @@ class ManagedProcess:
         if not line:
             return
         self._last_output = time.monotonic()
-        self._tail.append(line)
-        log.debug("%s: %s", self.name, line)
+        self._tail.append(self.hide(line))
+        log.debug("%s: %s", self.name, self.hide(line))
         if self._on_line is not None:
             self._on_line(line)
         with self._lines_seen:
@@ -334,3 +347,9 @@ class ManagedProcess:
         self._group_killed = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _secret_forms(secrets: Sequence[str]) -> list[str]:
+    """Each secret as given and percent-encoded (as it sits in a URL), longest first."""
+    forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""))}
+    return sorted(forms, key=len, reverse=True)
