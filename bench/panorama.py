@@ -197,7 +197,7 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
     from workers.panorama.builders import Frame
 
     home = Path(tempfile.mkdtemp(prefix="bare-"))
-    bare_ms = bare_capture.bare_offset_ms(bench.page_base, home, size=Frame(1280, 720))
+    bare_ms = bare_capture.bare_offset_ms(bench.page_base, home, size=Frame(1280, 720)).median_ms
     print(json.dumps({"bare_capture_offset_ms": bare_ms}), flush=True)
     url = f"{bench.page_base}/flashbeep.html"
     task_id = bench.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]

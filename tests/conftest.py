@@ -14,6 +14,7 @@ import pytest
 
 from deploy.local import stack
 from deploy.local.stack import Ports
+from tests.support.bare_capture import Yardstick
 from tests.support.farm import FarmFactory, forget_cached_state
 from tests.support.http import CallbackReceiver, StaticServer
 from tests.support.publisher import Publisher, lavfi_publish_argv
@@ -159,8 +160,9 @@ def flash_pages() -> Iterator[StaticServer]:
 
 
 @pytest.fixture(scope="session")
-def bare_offset_ms(flash_pages, tmp_path_factory) -> float:
-    """This machine's sound-vs-picture offset of a bare capture (tests/support/bare_capture)."""
+def bare_yardstick(flash_pages, tmp_path_factory) -> Yardstick:
+    """What bare captures give on this machine, sound against picture
+    (tests/support/bare_capture)."""
     from tests.support import bare_capture
 
     return bare_capture.bare_offset_ms(flash_pages.url, tmp_path_factory.mktemp("bare"))

@@ -137,7 +137,7 @@ def test_pusher_killed_mid_push_resumes_from_the_stored_position(
 
 
 def test_panorama_killed_mid_recording_is_taken_over_and_gives_one_file(
-    farm, farm_process, capstan_env, flash_pages, bare_offset_ms, chaos_figures
+    farm, farm_process, capstan_env, flash_pages, bare_yardstick, chaos_figures
 ):
     require_browser_stack()
     store = default_store()
@@ -173,5 +173,5 @@ def test_panorama_killed_mid_recording_is_taken_over_and_gives_one_file(
     assert output.duration_s == pytest.approx(before + after, abs=TOLERANCE_S)
     # and the sound is on the picture on both sides of the takeover (not shifted by the gap)
     sync = avsync.measure(output.path)
-    assert_in_sync(sync, bare_offset_ms, at_least=3)
+    assert_in_sync(sync, bare_yardstick, at_least=3)
     assert sync.pairs[-1].flash_s > before + 1.0, "events after the takeover are in the file"
