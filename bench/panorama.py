@@ -247,6 +247,10 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
         "bare_capture_offset_ms": bare_ms,
         "offset": sync.summary(),
         "drift_ms_per_hour": round(sync.drift_ms_per_min() * 60, 1),
+        # against the page's own clock: the sound's drift, and the picture's frame steps
+        "stream_drift_ms_per_hour": {
+            name: round(value, 1) for name, value in sync.stream_drift_ms_per_hour().items()
+        },
         "windows": windows,
         "file_bytes": path.stat().st_size,
         "error": done["Result"].get("ErrorCode", ""),
