@@ -6,6 +6,7 @@ every --sync-every seconds, its drift, RSS and CPU (--sync-seconds 3600: the hou
 
     .venv/bin/python -m bench.panorama [--seconds 60] [--max-concurrent 4] [--concurrent-seconds 20]
     .venv/bin/python -m bench.panorama --only sync --sync-seconds 3600
+    .venv/bin/python -m bench.panorama --only outputs   # live output + snapshots vs plain
 
 Starts its own redis-server and a page server on free ports; tasks go through the
 dispatcher (Flask test client) and run in this process (the runtime's run_task in a
@@ -117,6 +118,18 @@ class Bench:
 
         url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
         task_id = self.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
+        thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
+        thread.start()
+        return task_id, thread
+
+    def start_with(self, colour: str, tone: int, **extra: Any) -> tuple[str, threading.Thread]:
+        """A Start of the bench page with more fields (live outputs, snapshots)."""
+        from workers.common.runtime.loop import run_task
+        from workers.panorama.session import PanoramaSession
+
+        url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
+        data = {"RecordURL": url, "Width": 1280, "Height": 720, **extra}
+        task_id = self.post("Start", data)["TaskID"]
         thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
         thread.start()
         return task_id, thread
@@ -247,6 +260,10 @@ def sync_over_time(bench: Bench, seconds: float, every_s: float) -> dict[str, An
         "bare_capture_offset_ms": bare_ms,
         "offset": sync.summary(),
         "drift_ms_per_hour": round(sync.drift_ms_per_min() * 60, 1),
+        # against the page's own clock: the sound's drift, and the picture's frame steps
+        "stream_drift_ms_per_hour": {
+            name: round(value, 1) for name, value in sync.stream_drift_ms_per_hour().items()
+        },
         "windows": windows,
         "file_bytes": path.stat().st_size,
         "error": done["Result"].get("ErrorCode", ""),
@@ -278,6 +295,44 @@ def side_by_side(bench: Bench, count: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def outputs_cost(bench: Bench, rtmp: Any, seconds: float, rounds: int = 2) -> dict[str, Any]:
+    """CPU of a recording that also streams live (one RTMP output) and takes a snapshot every
+    10 s, against a plain recording of the same page, alternated ``rounds`` times in this
+    run (issue 16's target: no second video encode, at most 1.15x)."""
+    extras = {
+        "plain": {},
+        "live_and_snapshots": {
+            "LiveOutputs": [{"Url": rtmp.url("bench-live")}],
+            "Snapshots": {"IntervalSeconds": 10},
+        },
+    }
+    cores: dict[str, list[float]] = {name: [] for name in extras}
+    for _ in range(rounds):
+        for name, extra in extras.items():
+            task_id, thread = bench.start_with("3366cc", 440, **extra)
+            bench.wait(task_id, "recording")
+            time.sleep(5)  # past the page's load, the encoder's and the relay's start
+            meter = CpuMeter()
+            meter.start()
+            time.sleep(seconds)
+            cpu = meter.stop()
+            progress = bench.describe(task_id).get("Progress", {})
+            bench.post("Stop", {"TaskID": task_id})
+            done = bench.wait(task_id, "finished", timeout=180)
+            thread.join(30)
+            if done["Result"].get("ErrorCode"):
+                raise RuntimeError(f"{name}: {done['Result']}")
+            if extra and not (progress.get("Snapshots") and progress.get("LiveOutputs")):
+                raise RuntimeError(f"{name}: no snapshots or live output: {progress}")
+            cores[name].append(sum(v for k, v in cpu.items() if k in MEDIA))
+    plain = sorted(cores["plain"])[len(cores["plain"]) // 2]
+    full = sorted(cores["live_and_snapshots"])[len(cores["live_and_snapshots"]) // 2]
+    return {
+        "cores": {name: [round(v, 3) for v in values] for name, values in cores.items()},
+        "ratio_live_and_snapshots_vs_plain": round(full / plain, 3),
+    }
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole > 0 else 100.0
 
@@ -289,7 +344,8 @@ def main() -> None:
     parser.add_argument("--concurrent-seconds", type=float, default=20.0)
     parser.add_argument("--sync-seconds", type=float, default=120.0, help="3600: the hour")
     parser.add_argument("--sync-every", type=float, default=600.0)
-    parser.add_argument("--only", choices=["all", "sync"], default="all")
+    parser.add_argument("--only", choices=["all", "sync", "outputs"], default="all")
+    parser.add_argument("--outputs-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="capstan-bench-panorama-"))
@@ -302,12 +358,21 @@ def main() -> None:
     from config.settings import reset_settings
     from tests.support.http import StaticServer
     from tests.support.panorama_helpers import PAGES
+    from tests.support.servers import RtmpServer
 
     reset_settings()
     pages = StaticServer(PAGES)
+    (workdir / "logs").mkdir()
+    rtmp = RtmpServer(workdir / "nginx", workdir / "logs")
+    rtmp.start()
     try:
         bench = Bench(pages.url)
         result: dict[str, Any] = {"machine_cores": os.cpu_count(), "load_avg": os.getloadavg()}
+        if args.only in ("all", "outputs"):
+            result["outputs"] = outputs_cost(bench, rtmp, args.outputs_seconds)
+            print(json.dumps({"outputs": result["outputs"]}), flush=True)
+            if args.only == "outputs":
+                return
         every = min(args.sync_every, args.sync_seconds / 2)
         result["sync"] = sync_over_time(bench, args.sync_seconds, every)
         if args.only == "sync":
@@ -326,6 +391,7 @@ def main() -> None:
         result["load_avg_after"] = os.getloadavg()
         print(json.dumps(result, indent=2))
     finally:
+        rtmp.stop()
         pages.close()
         redis_proc.terminate()
         redis_proc.wait(10)

@@ -69,6 +69,16 @@ class Sync:
         slope, _ = np.polyfit(xs, ys, 1)
         return float(slope)
 
+    def stream_drift_ms_per_hour(self, every_s: float = 2.0) -> dict[str, float]:
+        """How far each stream's events slide per hour against the page's own clock (an
+        event every ``every_s`` of performance.now). The sound's slope is its clock against
+        the page's; the picture's also moves in whole frames, when the renderer's frame
+        clock and the grabber's ticks cross phase (the offset then steps by one frame)."""
+        return {
+            "sound": _slope_ms_per_hour(self.beeps, every_s),
+            "picture": _slope_ms_per_hour(self.flashes, every_s),
+        }
+
     def summary(self) -> dict[str, float | int]:
         return {
             "events": len(self.pairs),
@@ -81,6 +91,16 @@ class Sync:
             "drift_ms_per_min": round(self.drift_ms_per_min(), 2),
             "worst_audio_hole_ms": round(max(self.audio_holes_ms, default=0.0, key=abs), 1),
         }
+
+
+def _slope_ms_per_hour(onsets: list[float], every_s: float) -> float:
+    """The onsets' period against ``every_s``, as ms gained per hour (events may be missing:
+    each onset's number is counted from the first)."""
+    if len(onsets) < 2:
+        return 0.0
+    numbers = [round((t - onsets[0]) / every_s) for t in onsets]
+    period, _ = np.polyfit(numbers, onsets, 1)
+    return float((period / every_s - 1.0) * 3_600_000)
 
 
 def measure(path: str | Path, *, max_pair_s: float = 0.9) -> Sync:
