@@ -21,6 +21,9 @@ from tests.support import avsync, media
 from tests.support.api import Pool, local_file
 from tests.support.bare_capture import SIZE, assert_in_sync, flash_url
 from tests.support.panorama_helpers import RESUME_S, InProcessWorker, PanoramaApi
+from tests.support.tools import require_browser_stack
+from workers.panorama import builders
+from workers.panorama.stack import BrowserStack
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +101,25 @@ def test_pause_resume_and_refresh_keep_the_sound_on_the_picture_in_hls(
     # and every part has its events (none was lost at a boundary)
     gaps = [b.flash_s - a.flash_s for a, b in itertools.pairwise(sync.pairs)]
     assert statistics.median(gaps) == pytest.approx(2.0, abs=0.1)
+
+
+def test_the_capture_ticks_with_the_renderers_frame_clock(flash_pages, tmp_path):
+    """The capture's frame clock is locked to two of Chromium's frames (builders.GRAB_RATE).
+    Should a Chromium release pace its frames otherwise, the picture would again slide past
+    the grab's ticks and step a frame against its sound every few minutes: this says so."""
+    require_browser_stack()
+    stack = BrowserStack(SIZE, "/usr/bin/chromium", tmp_path / "browser", ["127.0.0.0/8"])
+    stack.start()
+    try:
+        assert stack.browser is not None
+        stack.browser.open(f"{flash_pages.url}/frameclock.html", 20)
+        until = time.monotonic() + 12
+        while time.monotonic() < until:
+            stack.browser.pump(200)
+        # the page's own figures (no public Browser API reads a page's variables)
+        clock = stack.browser._page.evaluate("frameClock()")
+    finally:
+        stack.close()
+    assert clock["frames"] >= 12 * 50, clock  # it drew (near) every frame
+    # 16666 us, not 16666.67: a fit over 700 frames resolves far below the 0.67 us between
+    assert clock["intervalUs"] == pytest.approx(builders.RENDERER_FRAME_US, abs=0.2), clock

@@ -108,7 +108,9 @@ def test_capture_grabs_the_display_and_the_sink_monitor_into_segments():
     assert value_after(argv, "-progress") == "/w/p"
     x11 = argv.index("x11grab")
     assert value_after(argv[x11:], "-video_size") == "1280x720"
-    assert value_after(argv[x11:], "-framerate") == "30"
+    # two of Chromium's 16666 us frames a tick, and the file's frame clock the same
+    assert value_after(argv[x11:], "-framerate") == "1000000/33332"
+    assert value_after(argv[argv.index("-c:v") :], "-r") == "1000000/33332"
     assert value_after(argv[x11:], "-draw_mouse") == "0"
     assert value_after(argv[x11:], "-thread_queue_size") == "32"  # ~1 s of frames, bounded
     assert value_after(argv[x11:], "-i") == ":7.0+0,0"

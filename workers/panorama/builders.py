@@ -14,6 +14,15 @@ from workers.common.media import ffmpeg
 from workers.common.media.ffmpeg import SegmentRun
 
 FPS = 30
+# Chromium on Xvfb draws a frame every 16666 us (viz's default BeginFrame interval: there
+# is no display to pace it), which is 40 ppm faster than 60 per second. The grab and the
+# file's frame clock tick every two renderer frames, not every 1/30 s: at 1/30 s (which
+# x11grab even rounds to 33333 us) the renderer's frames slide past the grab's ticks, and
+# a page event is caught one tick later every 15-20 minutes, the picture stepping 33 ms
+# against its sound (issue 11's third hour). Locked, each frame is caught at the same
+# phase all recording long. tests/integration/test_panorama_sync.py checks the interval.
+RENDERER_FRAME_US = 16666
+GRAB_RATE = f"1000000/{2 * RENDERER_FRAME_US}"  # 30.0012 frames a second
 AUDIO_RATE = 48000
 # aresample may stretch or squeeze the sound by up to this many samples a second (2 %)
 # to keep it on its timestamps; larger jumps are filled with silence or trimmed.
@@ -220,7 +229,7 @@ def capture(
         "-f", "x11grab",
         "-thread_queue_size", str(GRAB_QUEUE_FRAMES),
         "-draw_mouse", "0",
-        "-framerate", str(FPS),
+        "-framerate", GRAB_RATE,
         "-video_size", f"{frame.width}x{frame.height}",
         "-i", f"{display}.0+0,0",
         "-f", "pulse",
@@ -234,7 +243,7 @@ def capture(
         "-filter_complex", f"[0:v]{video}[v];[1:a]{audio}[a]",
         "-map", "[v]", "-map", "[a]",
     ]  # fmt: skip
-    encode = ffmpeg.h264_encode(FPS, segment_seconds)
+    encode = ffmpeg.h264_encode(FPS, segment_seconds, rate=GRAB_RATE)
     # The run's zero is where the audio ended: the sound goes on without a hole.
     output = ffmpeg.segment_output(run, segment_seconds, timeline_offset_s=run.start.audio_s)
     if live_ports:

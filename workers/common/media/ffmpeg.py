@@ -94,15 +94,18 @@ def segment_output(
     ]  # fmt: skip
 
 
-def h264_encode(fps: int, keyframe_s: int, *, preset: str = "veryfast", crf: int = 23) -> list[str]:
-    """H.264 (yuv420p, a keyframe at every segment boundary) + AAC."""
+def h264_encode(
+    fps: int, keyframe_s: int, *, rate: str = "", preset: str = "veryfast", crf: int = 23
+) -> list[str]:
+    """H.264 (yuv420p, a keyframe at every segment boundary) + AAC. ``rate`` (a rational,
+    e.g. ``1000000/33332``) is the exact frame clock when it is not ``fps`` itself."""
     return [
         "-c:v", "libx264",
         "-preset", preset,
         "-tune", "zerolatency",
         "-crf", str(crf),
         "-pix_fmt", "yuv420p",
-        "-r", str(fps),
+        "-r", rate or str(fps),
         "-g", str(fps * keyframe_s),
         "-force_key_frames", f"expr:gte(t,n_forced*{keyframe_s})",
         "-c:a", "aac",
