@@ -18,7 +18,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "config": ("config", f"{DOMAIN}.services"),
     DOMAIN: ("config", DOMAIN),
     "workers.common.pacing": ("workers.common.pacing",),
-    "workers.common.media": ("config", "workers.common.media", f"{DOMAIN}.errors"),
+    "workers.common.media": (
+        "config",
+        "workers.common.media",
+        f"{DOMAIN}.errors",
+        f"{DOMAIN}.redaction",
+    ),
     "workers.common.delivery": (
         "config",
         DOMAIN,

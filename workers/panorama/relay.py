@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from workers.common.domain import urlpolicy
-from workers.common.domain.rooms import HIDDEN
+from workers.common.domain import redaction, urlpolicy
+from workers.common.domain.redaction import HIDDEN
 from workers.common.media.process import ManagedProcess
 from workers.common.pacing.backoff import Backoff, RetryPolicy
 from workers.panorama import builders
@@ -87,10 +87,7 @@ def redact(url: str) -> str:
 
 def hide(text: str, url: str) -> str:
     """``text`` (ffmpeg's words) with the URL and each secret part of it hidden."""
-    text = text.replace(url, redact(url))
-    for secret in sorted(secret_parts(url), key=len, reverse=True):
-        text = text.replace(secret, HIDDEN)
-    return text
+    return redaction.hide(text.replace(url, redact(url)), secret_parts(url))
 
 
 def secret_parts(url: str) -> list[str]:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from urllib.parse import quote
 
-from workers.common.domain import rooms
+from workers.common.domain import redaction, rooms
 from workers.common.domain.errors import Code, UserFault
 from workers.common.domain.specs.pusher import PusherStart
 from workers.common.domain.states import Status
@@ -309,8 +308,7 @@ class PusherSession(Session[PusherStart]):
         message = self.source.hide(failure.message, self.opened)
         message = message.replace(self.room_url, rooms.redact(self.room_url, self.user_sig))
         # Not rooms.redact on the whole line: its usersig= rule would eat the reason too.
-        for secret in (self.user_sig, quote(self.user_sig, safe="")):
-            message = message.replace(secret, rooms.HIDDEN)
+        message = redaction.hide(message, [self.user_sig])
         return Failure(failure.side, message)
 
     def _refused(self, failure: Failure) -> UserFault:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from config.settings import Settings
+from workers.common.domain import redaction
+from workers.common.domain.redaction import HIDDEN
 
 PLACEHOLDERS = ("SdkAppId", "Room", "UserId", "UserSig", "CdnDomain")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z]+)\}")
 # Query parameters and userinfo that carry a credential.
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:usersig|sig|token|secret|password)=)[^&#\s:]*")
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.\-]*://[^/@:]*):[^/@]*@", re.IGNORECASE)
-HIDDEN = "***"
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,7 @@ def redact(url: str, *secrets: str) -> str:
     and any of ``secrets`` (raw or percent-encoded) replaced by ``***``."""
     url = _SECRET_QUERY.sub(lambda m: m.group(1) + HIDDEN, url)
     url = _USERINFO.sub(lambda m: m.group(1) + ":" + HIDDEN + "@", url)
-    for secret in secrets:
-        if secret:
-            url = url.replace(_encode(secret), HIDDEN).replace(secret, HIDDEN)
-    return url
+    return redaction.hide(url, secrets)
 
 
 def _encode(value: str) -> str:

@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+
+from workers.common.domain import redaction
 
 log = logging.getLogger(__name__)
-
-HIDDEN = "***"  # what a secret looks like in anything shown
 
 
 _PR_SET_PDEATHSIG = 1
@@ -107,7 +106,7 @@ class ManagedProcess:
         self._tail_lines = tail_lines
         # Credentials in the command line (a stream key, a UserSig): hidden in every line
         # this wrapper shows (debug log, log file header, tail, failure messages).
-        self._secrets = _secret_forms(secrets)
+        self._secrets = list(secrets)
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._on_line = on_line
         self._proc: subprocess.Popen[bytes] | None = None
@@ -264,9 +263,7 @@ class ManagedProcess:
 
     def hide(self, text: str) -> str:
         """``text`` with each of the secrets this process was given replaced by ***."""
-        for secret in self._secrets:
-            text = text.replace(secret, HIDDEN)
-        return text
+        return redaction.hide(text, self._secrets)
 
     def failure(self, what: str) -> ProcessFailed:
         return ProcessFailed(self._why(what))
@@ -347,9 +344,3 @@ class ManagedProcess:
         self._group_killed = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _secret_forms(secrets: Sequence[str]) -> list[str]:
-    """Each secret as given and percent-encoded (as it sits in a URL), longest first."""
-    forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""))}
-    return sorted(forms, key=len, reverse=True)
