@@ -127,7 +127,7 @@ class JanusPullRun(PullRun):
             self._checked_at = now
             self._gone = not self._still_publishing()
             if self._gone:
-                self.process.stop(quit_key=True, grace_s=5.0)
+                self.process.stop(grace_s=5.0)
         return self.process.alive
 
     def _still_publishing(self) -> bool:
@@ -139,7 +139,10 @@ class JanusPullRun(PullRun):
             return False
 
     def stop(self, grace_s: float = 5.0) -> None:
-        super().stop(grace_s)
+        """SIGINT, not 'q': ffmpeg blocked reading UDP that no longer comes reads no stdin,
+        while SIGINT interrupts the read; either way it closes and lists its last segment."""
+        self.process.stop(grace_s=grace_s)
+        self.process.close()
         self._release()
 
     def kill(self) -> None:
@@ -209,11 +212,18 @@ def _forward(
     except janus.JanusError:
         pull.kill()
         raise
-    pull.forwarders = [
-        int(s["stream_id"]) for s in answer.get("forwarders", answer.get("rtp_stream", []))
-    ]
+    pull.forwarders = stream_ids(answer)
     log.info("janus: forwarding publisher of %s in room %s", room.user_id, room.room)
     return pull
+
+
+def stream_ids(answer: dict[str, Any]) -> list[int]:
+    """The forwarders rtp_forward created: a list (the new API) or, for the legacy one
+    the farm uses, ``rtp_stream: {audio_stream_id, video_stream_id, ...}``."""
+    if isinstance(answer.get("forwarders"), list):
+        return [int(f["stream_id"]) for f in answer["forwarders"]]
+    legacy = answer.get("rtp_stream") or {}
+    return [int(value) for key, value in legacy.items() if key.endswith("stream_id")]
 
 
 def _auth(settings: Settings, *, secret: bool = True) -> dict[str, str]:

@@ -80,16 +80,28 @@ class VideoRoom:
 
     def join(self, body: dict[str, Any]) -> dict[str, Any]:
         """An asynchronous request (``join``): its event's data, from the long poll."""
-        answer = self._post(self._handle_url, {"janus": "message", "body": body})
+        return self.exchange(body)[0]
+
+    def exchange(
+        self, body: dict[str, Any], jsep: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """An asynchronous request, with an SDP offer or answer (``jsep``) when given: the
+        event's data and the SDP Janus sent back with it, if any."""
+        message: dict[str, Any] = {"janus": "message", "body": body}
+        if jsep is not None:
+            message["jsep"] = jsep
+        answer = self._post(self._handle_url, message)
         if answer.get("janus") != "ack":
-            return _plugin_data(answer, body["request"])
-        transaction = answer["transaction"]
+            return _plugin_data(answer, body["request"]), answer.get("jsep")
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             for event in self._poll():
-                if event.get("transaction") == transaction:
-                    return _plugin_data(event, body["request"])
+                if event.get("transaction") == answer["transaction"]:
+                    return _plugin_data(event, body["request"]), event.get("jsep")
         raise JanusUnreachable(f"Janus did not answer {body['request']!r} in {self.timeout_s} s")
+
+    def keepalive(self) -> None:
+        self._post(self._session_url, {"janus": "keepalive"})
 
     def participants(self, room: int | str) -> list[dict[str, Any]]:
         data = self.request({"request": "listparticipants", "room": room})

@@ -1,0 +1,164 @@
+"""A real Janus (VideoRoom) for the tests, and a participant publishing in one of its rooms.
+
+JanusServer starts Debian's janus with deploy.local.janus's configs (HTTP API on a free
+loopback port, VideoRoom only, ICE on lo only) in its own directory, and creates rooms
+through the API. JanusPublisher is a WebRTC participant: aiortc (in a thread of its own)
+joins a room under a display name and publishes a known picture (one solid colour) and
+a known tone, through the same VideoRoom API a browser's janus.js uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import threading
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+
+from deploy.local import janus as local_janus
+from tests.support.servers import Server
+from tests.support.tools import free_port
+from workers.common.delivery.janus import VideoRoom
+
+ADMIN_KEY = "farm-admin-key"  # the test Janus's VideoRoom admin_key (the farm's setting)
+COLOUR = (40, 200, 90)  # RGB of every frame a JanusPublisher sends
+TONE_HZ = 1000.0
+SAMPLE_RATE = 48000
+
+
+class JanusServer(Server):
+    """janus on a free port: .url .create_room(room, pin=) .participants(room) .env()."""
+
+    def __init__(self, directory: Path, log_dir: Path) -> None:
+        self.port = free_port()
+        self.dir = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in local_janus.janus_configs(directory, self.port, ADMIN_KEY).items():
+            (directory / name).write_text(text)
+        super().__init__(local_janus.janus_command(directory, self.port), log_dir / "janus.log")
+
+    @property
+    def url(self) -> str:
+        return local_janus.janus_url(self.port)
+
+    def create_room(self, room: int, pin: str = "", **options: Any) -> int:
+        # fir_freq: the room asks its publishers for a keyframe every second (PLI). aiortc
+        # answers PLI but not the FIR Janus sends when a forwarder starts (Chromium answers
+        # both), and the recorder's ffmpeg needs a keyframe to start.
+        body = {"request": "create", "room": room, "admin_key": ADMIN_KEY, "fir_freq": 1,
+                **options}  # fmt: skip
+        if pin:
+            body["pin"] = pin
+        with VideoRoom(self.url) as client:
+            client.request(body)
+        return room
+
+    def participants(self, room: int) -> list[dict[str, Any]]:
+        with VideoRoom(self.url) as client:
+            return client.participants(room)
+
+    def env(self) -> dict[str, str]:
+        """The farm's settings for this Janus (room_backend janus)."""
+        return {
+            "CAPSTAN_ROOM_BACKEND": "janus",
+            "CAPSTAN_JANUS_URL": self.url,
+            "CAPSTAN_JANUS_ADMIN_KEY": ADMIN_KEY,
+        }
+
+
+class JanusPublisher:
+    """A participant named ``display`` publishing COLOUR and a TONE_HZ tone in ``room``."""
+
+    def __init__(self, url: str, room: int, display: str, pin: str = "") -> None:
+        self.url, self.room, self.display, self.pin = url, room, display, pin
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.client: VideoRoom | None = None
+        self.pc: Any = None
+        self._keepalive: asyncio.Future[None] | None = None
+
+    def start(self, timeout: float = 30.0) -> JanusPublisher:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._publish(), self.loop).result(timeout)
+        return self
+
+    def leave(self) -> None:
+        """Hang up and leave the room (the session is destroyed)."""
+        if self.thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(30)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+
+    async def _publish(self) -> None:
+        self.pc = RTCPeerConnection()
+        self.pc.addTrack(ColourTrack())
+        self.pc.addTrack(ToneTrack())
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        body = {"request": "joinandconfigure", "ptype": "publisher", "room": self.room,
+                "display": self.display, "pin": self.pin, "audio": True, "video": True}  # fmt: skip
+        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        answer = await asyncio.to_thread(self._signal, body, offer)
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        self._keepalive = asyncio.ensure_future(self._keep_alive())
+
+    def _signal(self, body: dict[str, Any], offer: dict[str, Any]) -> dict[str, Any]:
+        self.client = VideoRoom(self.url, timeout_s=20).open()
+        _, jsep = self.client.exchange(body, offer)
+        assert jsep is not None, "Janus answered the publish without an SDP"
+        return jsep
+
+    async def _keep_alive(self) -> None:
+        while self.client is not None:
+            await asyncio.sleep(15)
+            await asyncio.to_thread(self.client.keepalive)
+
+    async def _close(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        if self.pc is not None:
+            await self.pc.close()
+        if self.client is not None:
+            client, self.client = self.client, None
+            await asyncio.to_thread(client.close)
+
+
+class ColourTrack(VideoStreamTrack):
+    """320x180 frames of COLOUR at 30 fps."""
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        picture = np.empty((180, 320, 3), dtype=np.uint8)
+        picture[:] = COLOUR
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+class ToneTrack(AudioStreamTrack):
+    """A TONE_HZ sine, 20 ms frames, mono s16 at 48 kHz, paced in real time."""
+
+    samples = 960
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+        self.started: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        loop = asyncio.get_running_loop()
+        if self.started is None:
+            self.started = loop.time()
+        wait = self.started + self.sent / SAMPLE_RATE - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        t = (self.sent + np.arange(self.samples)) / SAMPLE_RATE
+        wave = (0.3 * 32767 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = SAMPLE_RATE, self.sent
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self.sent += self.samples
+        return frame
