@@ -14,7 +14,7 @@ import pytest
 from tests.support import media
 from tests.support.api import Pool, local_file
 from tests.support.janus import COLOUR, TONE_HZ, JanusPublisher, JanusServer
-from tests.support.recorder_helpers import RECORDER_TEST_ENV, RecorderApi, seeds_request
+from tests.support.recorder_helpers import RECORDER_TEST_ENV, RecorderApi, clip, seeds_request
 from tests.support.tools import require
 
 pytestmark = pytest.mark.integration
@@ -55,9 +55,9 @@ def recorded_file(api, settings, task_id):
     return local_file(settings, entry["RecordFile"])
 
 
-def assert_colour(path, t):
-    r, g, b = media.frame_rgb(path, t)
-    assert all(abs(got - want) < 25 for got, want in zip((r, g, b), COLOUR)), (r, g, b)
+def assert_colour(path, t, colour=COLOUR):
+    rgb = media.frame_rgb(path, t)
+    assert all(abs(got - want) < 25 for got, want in zip(rgb, colour, strict=True)), (t, rgb)
 
 
 def test_mode_02_records_the_participant_to_mp4_without_joining(
@@ -154,3 +154,42 @@ def test_janus_down_is_room_backend_unreachable(api, worker, janus_server):
 
     # Then it fails at once, saying the room backend cannot be reached
     assert done["Result"]["ErrorCode"] == "RoomBackendUnreachable", done["Result"]
+
+
+def test_a_participant_who_drops_and_returns_gives_one_file_without_the_gap(
+    api, worker, settings, janus_server, publisher, tmp_path
+):
+    # Given a participant recorded in Mode 02, sending green and a 1 kHz tone
+    room, user = janus_server.create_room(4306), "frank"
+    first = JanusPublisher(janus_server.url, room, user).start()
+    started = time.monotonic()
+    task_id = api.start(seeds_request(user, RoomId=room, Mode="02"))
+    api.wait_present(task_id, timeout=30)
+    time.sleep(4)
+
+    # When they leave the room for about 5 s and come back sending blue and a 2 kHz tone
+    first.leave()
+    gone = time.monotonic()
+    api.wait_present(task_id, present=False)
+    time.sleep(max(0.0, 5 - (time.monotonic() - gone)))
+    back = time.monotonic()
+    blue = (30, 60, 220)
+    publisher.append(
+        JanusPublisher(janus_server.url, room, user, colour=blue, tone_hz=2000).start()
+    )
+    api.wait_present(task_id, timeout=30)
+    time.sleep(5)
+    api.act("Stop", task_id)
+    stopped = time.monotonic()
+    path = recorded_file(api, settings, task_id)
+
+    # Then one file holds both visits, not the time between them
+    duration = float(media.probe(path)["duration"])
+    assert duration <= (gone - started) + (stopped - back) + 1.0, duration
+    assert duration >= (stopped - back) + 2.0, duration
+    head = clip(path, 0.5, 1.5, tmp_path / "head.wav")
+    tail = clip(path, duration - 2.0, 1.5, tmp_path / "tail.wav")
+    assert media.tone_level(head, 1000) > -30 > media.tone_level(head, 2000)
+    assert media.tone_level(tail, 2000) > -30 > media.tone_level(tail, 1000)
+    assert_colour(path, 1.0)
+    assert_colour(path, duration - 1.0, blue)

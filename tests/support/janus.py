@@ -71,10 +71,19 @@ class JanusServer(Server):
 
 
 class JanusPublisher:
-    """A participant named ``display`` publishing COLOUR and a TONE_HZ tone in ``room``."""
+    """A participant named ``display`` publishing ``colour`` and a ``tone_hz`` tone in ``room``."""
 
-    def __init__(self, url: str, room: int, display: str, pin: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        room: int,
+        display: str,
+        pin: str = "",
+        colour: tuple[int, int, int] = COLOUR,
+        tone_hz: float = TONE_HZ,
+    ) -> None:
         self.url, self.room, self.display, self.pin = url, room, display, pin
+        self.colour, self.tone_hz = colour, tone_hz
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.client: VideoRoom | None = None
@@ -95,8 +104,8 @@ class JanusPublisher:
 
     async def _publish(self) -> None:
         self.pc = RTCPeerConnection()
-        self.pc.addTrack(ColourTrack())
-        self.pc.addTrack(ToneTrack())
+        self.pc.addTrack(ColourTrack(self.colour))
+        self.pc.addTrack(ToneTrack(self.tone_hz))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         body = {"request": "joinandconfigure", "ptype": "publisher", "room": self.room,
                 "display": self.display, "pin": self.pin, "audio": True, "video": True}  # fmt: skip
@@ -127,24 +136,29 @@ class JanusPublisher:
 
 
 class ColourTrack(VideoStreamTrack):
-    """320x180 frames of COLOUR at 30 fps."""
+    """320x180 frames of one colour at 30 fps."""
+
+    def __init__(self, colour: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.colour = colour
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
         picture = np.empty((180, 320, 3), dtype=np.uint8)
-        picture[:] = COLOUR
+        picture[:] = self.colour
         frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         return frame
 
 
 class ToneTrack(AudioStreamTrack):
-    """A TONE_HZ sine, 20 ms frames, mono s16 at 48 kHz, paced in real time."""
+    """A sine, 20 ms frames, mono s16 at 48 kHz, paced in real time."""
 
     samples = 960
 
-    def __init__(self) -> None:
+    def __init__(self, hz: float) -> None:
         super().__init__()
+        self.hz = hz
         self.sent = 0
         self.started: float | None = None
 
@@ -156,7 +170,7 @@ class ToneTrack(AudioStreamTrack):
         if wait > 0:
             await asyncio.sleep(wait)
         t = (self.sent + np.arange(self.samples)) / SAMPLE_RATE
-        wave = (0.3 * 32767 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.int16)
+        wave = (0.3 * 32767 * np.sin(2 * np.pi * self.hz * t)).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate, frame.pts = SAMPLE_RATE, self.sent
         frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
