@@ -10,6 +10,7 @@ CAPSTAN_JANUS_ADMIN_KEY, so only the farm creates rooms and forwards a user's me
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from deploy.local.stack import HOST, Command, Ready
 
@@ -22,6 +23,12 @@ RTP_PORTS = "20000-40000"  # the media ports Janus picks its ICE candidates from
 
 def janus_url(port: int, host: str = HOST) -> str:
     return f"http://{host}:{port}/janus"
+
+
+def janus_address(url: str) -> tuple[str, int]:
+    """The host and port of the farm's CAPSTAN_JANUS_URL (the local Janus listens there)."""
+    parts = urlsplit(url)
+    return parts.hostname or HOST, parts.port or 8088
 
 
 def janus_configs(config_dir: Path, port: int, admin_key: str, host: str = HOST) -> dict[str, str]:
@@ -91,6 +98,9 @@ admin: {{
 
 
 def _videoroom(admin_key: str) -> str:
+    """Without an admin key, anyone reaching the API may create rooms and forward media."""
+    if not admin_key:
+        return "general: {\n}\n"
     return f"""\
 general: {{
     admin_key = "{admin_key}"
