@@ -87,6 +87,8 @@ def test_mode_02_records_the_participant_to_mp4_without_joining(
     assert stopped - present - 1.0 <= duration <= stopped - started + 1.0, duration
     assert_colour(path, duration / 2)
     assert media.tone_level(path, TONE_HZ) > -30
+    # And the pin (UserSig) is in neither Describe nor the worker's log
+    assert PIN not in str(api.describe(task_id)) and PIN not in worker.log.read_text()
 
 
 def test_mode_00_records_the_participant_to_mp3(api, worker, settings, janus_server, publisher):
@@ -127,6 +129,7 @@ def test_a_missing_room_or_a_wrong_pin_is_refused(api, worker, janus_server, roo
     assert done["Result"]["ErrorCode"] == "RoomRefused", done["Result"]
     assert says in done["Result"]["ErrorMessage"]
     assert PIN not in str(done) and "wrong-pin" not in str(done)
+    assert "wrong-pin" not in worker.log.read_text()
 
 
 def test_a_user_who_never_publishes_ends_by_idle(api, worker, janus_server, publisher):
