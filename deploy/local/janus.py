@@ -1,8 +1,10 @@
 """The local WebRTC room server: Janus (Debian's `janus`, 1.1) with its VideoRoom only.
 
 Pure functions, as deploy.local.stack: the config files (written by the caller into a
-directory of their own) and the command line. Janus listens on loopback only: the HTTP
-API (no WebSocket, MQTT... transports, no other plugin), and ICE gathers on `lo` only.
+directory of their own) and the command line. Janus's API listens on loopback only: the
+HTTP API (no WebSocket, MQTT... transports, no other plugin). Its media does not: libnice
+gathers no ICE candidate on `lo` (an `ice_enforce_list` of lo or 127.0.0.1 changed nothing,
+tried), so WebRTC peers reach it on the machine's own addresses, in RTP_PORTS.
 The VideoRoom asks an admin key of `create` and `rtp_forward`, the farm's
 CAPSTAN_JANUS_ADMIN_KEY, so only the farm creates rooms and forwards a user's media.
 """
@@ -66,7 +68,6 @@ media: {{
     rtp_port_range = "{RTP_PORTS}"
 }}
 nat: {{
-    ice_enforce_list = "127.0.0.1"
     ignore_mdns = true
 }}
 plugins: {{

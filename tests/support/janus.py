@@ -1,7 +1,7 @@
 """A real Janus (VideoRoom) for the tests, and a participant publishing in one of its rooms.
 
 JanusServer starts Debian's janus with deploy.local.janus's configs (HTTP API on a free
-loopback port, VideoRoom only, ICE on lo only) in its own directory, and creates rooms
+loopback port, VideoRoom only) in its own directory, and creates rooms
 through the API. JanusPublisher is a WebRTC participant: aiortc (in a thread of its own)
 joins a room under a display name and publishes a known picture (one solid colour) and
 a known tone, through the same VideoRoom API a browser's janus.js uses.
