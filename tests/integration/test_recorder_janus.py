@@ -13,9 +13,18 @@ import pytest
 
 from tests.support import media
 from tests.support.api import Pool, local_file
-from tests.support.janus import COLOUR, TONE_HZ, JanusPublisher, JanusServer
+from tests.support.http import StaticServer
+from tests.support.janus import (
+    COLOUR,
+    JANUS_JS,
+    TONE_HZ,
+    BrowserPublisher,
+    JanusPublisher,
+    JanusServer,
+    publisher_pages,
+)
 from tests.support.recorder_helpers import RECORDER_TEST_ENV, RecorderApi, clip, seeds_request
-from tests.support.tools import require
+from tests.support.tools import missing, require
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +40,33 @@ def janus_server(tmp_path_factory, log_dir) -> Iterator[JanusServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> Iterator[StaticServer]:
+    require("chromium")
+    if not JANUS_JS.exists():
+        missing(f"{JANUS_JS} is not installed (apt-get install libjs-janus-gateway)")
+    server = publisher_pages(tmp_path_factory.mktemp("janus-pages"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def browser(pages, janus_server, tmp_path) -> Iterator:
+    """browser(room, display, pin=, colour=, tone_hz=): a Chromium participant publishing;
+    every one leaves at the end."""
+    started: list[BrowserPublisher] = []
+
+    def join(room: int, display: str, **options) -> BrowserPublisher:
+        where = tmp_path / f"browser-{len(started)}"
+        one = BrowserPublisher(pages, janus_server, room, display, where, **options)
+        started.append(one)
+        return one.start()
+
+    yield join
+    for one in started:
+        one.leave()
 
 
 @pytest.fixture
@@ -61,11 +97,11 @@ def assert_colour(path, t, colour=COLOUR):
 
 
 def test_mode_02_records_the_participant_to_mp4_without_joining(
-    api, worker, settings, janus_server, publisher
+    api, worker, settings, janus_server, browser
 ):
-    # Given a participant publishing a colour and a tone in a VideoRoom with a pin
+    # Given a browser publishing a colour and a tone in a VideoRoom with a pin
     room, user = janus_server.create_room(4301, pin=PIN), "alice"
-    publisher.append(JanusPublisher(janus_server.url, room, user, pin=PIN).start())
+    browser(room, user, pin=PIN)
 
     # When the recorder records them for about 6 s (UserSig: the room's pin)
     started = time.monotonic()
@@ -91,10 +127,10 @@ def test_mode_02_records_the_participant_to_mp4_without_joining(
     assert PIN not in str(api.describe(task_id)) and PIN not in worker.log.read_text()
 
 
-def test_mode_00_records_the_participant_to_mp3(api, worker, settings, janus_server, publisher):
-    # Given a participant publishing in a room without a pin
+def test_mode_00_records_the_participant_to_mp3(api, worker, settings, janus_server, browser):
+    # Given a browser publishing in a room without a pin
     room, user = janus_server.create_room(4302), "bob"
-    publisher.append(JanusPublisher(janus_server.url, room, user).start())
+    browser(room, user)
 
     # When the recorder records their sound for about 5 s
     started = time.monotonic()

@@ -1,28 +1,34 @@
-"""A real Janus (VideoRoom) for the tests, and a participant publishing in one of its rooms.
+"""A real Janus (VideoRoom) for the tests, and participants publishing in its rooms.
 
 JanusServer starts Debian's janus with deploy.local.janus's configs (HTTP API on a free
-loopback port, VideoRoom only) in its own directory, and creates rooms
-through the API. JanusPublisher is a WebRTC participant: aiortc (in a thread of its own)
-joins a room under a display name and publishes a known picture (one solid colour) and
-a known tone, through the same VideoRoom API a browser's janus.js uses.
+loopback port, VideoRoom only) in its own directory, and creates rooms through the API.
+Participants publish a known picture (one solid colour) and a known tone under a display
+name: BrowserPublisher is Chromium on tests/pages/janus-publish.html (Janus's janus.js,
+a fake camera and microphone playing generated clips), as a person would join;
+JanusPublisher is aiortc in a thread of its own, lighter, speaking the same API.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fractions
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import av
 import numpy as np
 from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
 from deploy.local import janus as local_janus
+from tests.support.http import StaticServer
 from tests.support.servers import Server
-from tests.support.tools import free_port
+from tests.support.tools import free_port, wait_until
 from workers.common.delivery.janus import VideoRoom
+from workers.common.media.process import ManagedProcess
 
 ADMIN_KEY = "farm-admin-key"  # the test Janus's VideoRoom admin_key (the farm's setting)
 COLOUR = (40, 200, 90)  # RGB of every frame a JanusPublisher sends
@@ -46,10 +52,9 @@ class JanusServer(Server):
         return local_janus.janus_url(self.port)
 
     def create_room(self, room: int, pin: str = "", **options: Any) -> int:
-        # fir_freq: the room asks its publishers for a keyframe every second (PLI). aiortc
-        # answers PLI but not the FIR Janus sends when a forwarder starts (Chromium answers
-        # both), and the recorder's ffmpeg needs a keyframe to start.
-        body = {"request": "create", "room": room, "admin_key": ADMIN_KEY, "fir_freq": 1,
+        # fir_freq: the room asks its publishers for a keyframe every 2 s. Janus 1.1 asks for
+        # none when a forwarder starts, and the recorder's picture begins at a keyframe.
+        body = {"request": "create", "room": room, "admin_key": ADMIN_KEY, "fir_freq": 2,
                 **options}  # fmt: skip
         if pin:
             body["pin"] = pin
@@ -176,3 +181,82 @@ class ToneTrack(AudioStreamTrack):
         frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
         self.sent += self.samples
         return frame
+
+
+JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")  # Debian's libjs-janus-gateway
+PAGE = Path(__file__).resolve().parents[1] / "pages" / "janus-publish.html"
+
+
+def publisher_pages(directory: Path) -> StaticServer:
+    """tests/pages/janus-publish.html and Debian's janus.js, served side by side."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PAGE, directory / PAGE.name)
+    shutil.copy(JANUS_JS, directory / "janus.js")
+    return StaticServer(directory)
+
+
+class BrowserPublisher:
+    """Chromium (headless, a fresh profile) on janus-publish.html: a participant named
+    ``display`` whose fake camera plays ``colour`` and whose fake microphone a ``tone_hz``
+    tone, through janus.js, as a person in the room would publish."""
+
+    def __init__(
+        self,
+        pages: StaticServer,
+        janus: JanusServer,
+        room: int,
+        display: str,
+        directory: Path,
+        pin: str = "",
+        colour: tuple[int, int, int] = COLOUR,
+        tone_hz: float = TONE_HZ,
+    ) -> None:
+        self.janus, self.room, self.display = janus, room, display
+        directory.mkdir(parents=True, exist_ok=True)
+        camera, microphone = _fake_devices(directory, colour, tone_hz)
+        query = urlencode({"server": janus.url, "room": room, "display": display, "pin": pin})
+        self.argv = [
+            "/usr/bin/chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
+            "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+            "--autoplay-policy=no-user-gesture-required",
+            f"--user-data-dir={directory / 'profile'}",
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}",
+            f"--use-file-for-fake-audio-capture={microphone}",
+            f"{pages.url_for(PAGE.name)}?{query}",
+        ]  # fmt: skip
+        self.process = ManagedProcess(
+            f"chromium-{display}", self.argv, log_file=directory / "chromium.log"
+        )
+
+    def start(self, timeout: float = 60.0) -> BrowserPublisher:
+        self.process.start()
+        wait_until(self._publishing, timeout, 0.5, f"{self.display} publishing in {self.room}")
+        return self
+
+    def _publishing(self) -> bool:
+        if not self.process.alive:
+            raise AssertionError(f"chromium exited: {self.process.tail()}")
+        people = self.janus.participants(self.room)
+        return any(p["display"] == self.display and p.get("publisher") for p in people)
+
+    def leave(self) -> None:
+        self.process.stop(grace_s=5)
+        self.process.close()
+
+
+def _fake_devices(
+    directory: Path, colour: tuple[int, int, int], tone_hz: float
+) -> tuple[Path, Path]:
+    """A Y4M of one colour and a WAV of one tone, which Chromium plays in a loop."""
+    camera, microphone = directory / "camera.y4m", directory / "microphone.wav"
+    hex_colour = "0x{:02X}{:02X}{:02X}".format(*colour)
+    for argv in (
+        ["-f", "lavfi", "-i", f"color=c={hex_colour}:s=320x180:r=30", "-t", "2",
+         "-pix_fmt", "yuv420p", str(camera)],
+        ["-f", "lavfi", "-i", f"sine=f={tone_hz}:r=48000", "-t", "4", "-ac", "1", str(microphone)],
+    ):  # fmt: skip
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *argv],
+                       check=True, timeout=60)  # fmt: skip
+    return camera, microphone

@@ -79,6 +79,10 @@ RTP_CODECS: dict[str, str] = {
 AUDIO_PT = 111
 VIDEO_PT = 96
 RTP_FPS = 30  # the H.264 the forwarded video is encoded to while recording
+# How long ffmpeg reads forwarded RTP for a keyframe of each stream before it gives up (the
+# run then ends and a new one starts): Janus 1.1 asks the publisher for none when a forward
+# starts, so the first comes with the room's next keyframe request (fir_freq, e.g. 10 s).
+RTP_PROBE_S = 12
 
 
 def rtp_sdp(audio: tuple[int, str] | None, video: tuple[int, str] | None) -> str:
@@ -107,6 +111,7 @@ def rtp_pull_argv(
         binary,
         *ffmpeg.base(interactive=True),
         "-protocol_whitelist", "file,udp,rtp",
+        "-analyzeduration", str(RTP_PROBE_S * 1_000_000),
         "-i", sdp,
         *TRACKS[mode],
         *ffmpeg.h264_encode(RTP_FPS, segment_s),
