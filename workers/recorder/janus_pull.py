@@ -23,6 +23,7 @@ from typing import Any
 
 from config.settings import Settings
 from workers.common.delivery import janus
+from workers.common.domain import rooms
 from workers.common.domain.errors import Code, UserFault
 from workers.common.media.ffmpeg import SegmentRun
 from workers.common.media.process import ManagedProcess
@@ -96,7 +97,7 @@ class JanusRoom:
     def unreachable(self, exc: Exception) -> UserFault:
         return UserFault(
             f"recording failed: cannot reach the room backend (Janus at "
-            f"{self.settings.janus_url}): {exc}",
+            f"{rooms.redact(self.settings.janus_url)}): {exc}",
             code=Code.ROOM_BACKEND_UNREACHABLE,
         )
 
