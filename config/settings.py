@@ -48,6 +48,9 @@ ROOM_TEMPLATES: dict[str, tuple[str, str]] = {
         "rtmp://{CdnDomain}/live/{SdkAppId}_{Room}_{UserId}_main",
         "rtmp://rtmp.rtc.qq.com/push/{Room}?sdkappid={SdkAppId}&userid={UserId}&usersig={UserSig}",
     ),
+    # A Janus VideoRoom is reached through its API (janus_url), not a URL per user: these
+    # only name the user in messages.
+    "janus": ("janus://{Room}/{UserId}", "janus://{Room}/{UserId}"),
 }
 
 
@@ -118,11 +121,17 @@ class Settings(BaseSettings):
     s3_link_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Rooms.
-    room_backend: Literal["rtmp", "trtc"] = "rtmp"
+    room_backend: Literal["rtmp", "trtc", "janus"] = "rtmp"
     room_pull_template: str = ""
     room_push_template: str = ""
     trtc_cdn_domain: str = ""
     rtmp_port: int = 1935
+    # room_backend "janus": the Janus HTTP API (VideoRoom plugin); the room's secret and the
+    # VideoRoom's admin_key, when that Janus asks them of rtp_forward (lock_rtp_forward).
+    janus_url: str = "http://127.0.0.1:8088/janus"
+    janus_timeout_s: float = Field(default=5.0, gt=0)
+    janus_room_secret: str = ""
+    janus_admin_key: str = ""
 
     # URL policy (SSRF): networks a task may reach although private/loopback.
     url_allowlist: list[str] = Field(default_factory=list)

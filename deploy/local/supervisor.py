@@ -20,7 +20,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from config.settings import SERVICES, Settings, get_settings
-from deploy.local import stack
+from deploy.local import janus, stack
 from deploy.local.process import Child, ChildFailed
 from deploy.local.ready import tcp_open
 from deploy.local.stack import Command, Layout, Ports
@@ -54,11 +54,30 @@ def plan(
     return [
         [stack.redis_command(ports.redis, layout.redis_dir, ports.host)],
         [stack.nginx_command(nginx_conf, layout.nginx_dir, ports.rtmp, ports.host)],
+        *janus_stage(settings, layout),
         [stack.dispatcher_command(ports.dispatcher, conf, ports.host)],
         [stack.worker_command(pool, concurrency[pool], broker, hostname) for pool in SERVICES],
         [stack.reconciler_command(broker, hostname, layout.run_dir / "celerybeat-schedule")],
         [stack.flower_command(ports.flower, ports.host, basic_auth)],
     ]
+
+
+def janus_stage(settings: Settings, layout: Layout) -> list[Stage]:
+    """Janus on CAPSTAN_JANUS_URL's port, when the farm's rooms are Janus VideoRooms."""
+    if settings.room_backend != "janus":
+        return []
+    host, port = janus.janus_address(settings.janus_url)
+    return [[janus.janus_command(layout.root / "run" / "janus", port, host)]]
+
+
+def prepare_janus(settings: Settings, layout: Layout) -> None:
+    if settings.room_backend != "janus":
+        return
+    host, port = janus.janus_address(settings.janus_url)
+    directory = layout.root / "run" / "janus"
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in janus.janus_configs(directory, port, settings.janus_admin_key, host).items():
+        (directory / name).write_text(text)
 
 
 def child_env(base: Mapping[str, str], ports: Ports, data_dir: Path) -> dict[str, str]:
@@ -143,7 +162,7 @@ def say(message: str) -> None:
     print(f"capstan: {message}", flush=True)
 
 
-def addresses(ports: Ports, layout: Layout) -> str:
+def addresses(ports: Ports, layout: Layout, settings: Settings) -> str:
     host = ports.host
     return "\n".join(
         [
@@ -152,6 +171,7 @@ def addresses(ports: Ports, layout: Layout) -> str:
             f"  Flower      http://{host}:{ports.flower}",
             f"  Redis       {host}:{ports.redis}  (db0 broker, db1 results, db2 task store)",
             f"  RTMP room   {stack.rtmp_template(ports)}",
+            *([f"  Janus rooms {settings.janus_url}"] if settings.room_backend == "janus" else []),
             f"  logs        {layout.log_dir}/<name>.log",
         ]
     )
@@ -189,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         prepare(layout, ports)
+        prepare_janus(settings, layout)
         supervisor.start(args.ready_timeout)
-        print(addresses(ports, layout), flush=True)
+        print(addresses(ports, layout, settings), flush=True)
         supervisor.watch()
     except Interrupted as sig:
         say(f"{sig}: stopping")

@@ -27,7 +27,7 @@ from workers.common.runtime.session import (
     TaskContext,
     UploadedFile,
 )
-from workers.recorder import builders, delivery
+from workers.recorder import builders, delivery, janus_pull
 from workers.recorder.presence import user_presence
 from workers.recorder.puller import PullRun, RunEnd, last_error
 
@@ -45,6 +45,12 @@ class RecorderSession(Session[RecorderStart]):
         self.url = rooms.pull_url(
             settings, spec.SdkAppId, spec.room, spec.UserId, spec.UserSig.get_secret_value()
         )
+        # A WebRTC room (Janus): the room is asked, and forwards the user's RTP to a run.
+        self.janus = (
+            janus_pull.JanusRoom(settings, str(spec.room), spec.UserId, self._sig)
+            if settings.room_backend == "janus"
+            else None
+        )
         self.presence = user_presence(float(spec.MaxIdleTime), settings.recorder_retry_max_s)
         self.pull: PullRun | None = None
         self.last_error = ""
@@ -56,6 +62,8 @@ class RecorderSession(Session[RecorderStart]):
         # A takeover after a crash: what earlier workers recorded means the user was here.
         if self.ctx.store.segments(self.ctx.task_id):
             self.presence.ever_seen = True
+        if self.janus is not None:
+            self.janus.check()
         self.presence.begin(time.monotonic())
         self._try_pull()
 
@@ -93,6 +101,8 @@ class RecorderSession(Session[RecorderStart]):
         return float(self.spec.MaxDurationLimit)
 
     def _try_pull(self) -> None:
+        if self.janus is not None:
+            return self._try_janus_pull()
         settings = self.ctx.settings
         run = self.ctx.new_run()
         argv = builders.pull_argv(
@@ -106,6 +116,18 @@ class RecorderSession(Session[RecorderStart]):
         self.pull = PullRun(
             run, ManagedProcess(f"recorder-pull-{run.stem}", argv, secrets=[self._sig]).start()
         )
+
+    def _try_janus_pull(self) -> None:
+        """A run once the user publishes in the room; until then, a look that found nobody."""
+        assert self.janus is not None
+        try:
+            self.pull = janus_pull.start_run(self.janus, self.ctx.new_run, self.spec.Mode)
+        except janus_pull.JanusDown as exc:
+            if not self.presence.ever_seen:
+                raise self.janus.unreachable(exc) from exc
+            self.last_error = f"the room backend did not answer: {exc}"
+        if self.pull is None:
+            self.presence.run_ended(time.monotonic())
 
     def _watch(self, pull: PullRun, now: float) -> None:
         if not self.presence.present and pull.has_media():

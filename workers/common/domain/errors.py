@@ -42,6 +42,7 @@ class Code(StrEnum):
     BROWSER_HUNG = "BrowserHung"
     USER_NOT_PUBLISHED = "UserNotPublished"
     ROOM_BACKEND_UNREACHABLE = "RoomBackendUnreachable"
+    ROOM_REFUSED = "RoomRefused"
     SOURCE_UNAVAILABLE = "SourceUnavailable"
     SOURCE_LOST = "SourceLost"
     PUBLISH_REFUSED = "PublishRefused"
@@ -129,6 +130,10 @@ CATALOGUE: dict[Code, Entry] = {
     ),
     Code.ROOM_BACKEND_UNREACHABLE: _task(
         Fault.USER, "the room backend could not be reached before anyone was recorded (recorder)"
+    ),
+    Code.ROOM_REFUSED: _task(
+        Fault.USER,
+        "the WebRTC room does not exist, or UserSig is not its pin (recorder, Janus backend)",
     ),
     Code.SOURCE_UNAVAILABLE: _task(
         Fault.USER,
