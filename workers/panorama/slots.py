@@ -90,7 +90,7 @@ class SlotPool:
             if alive(stack):
                 return stack
             log.warning("panorama: a warm slot had died (%s); replacing it", stack.failure())
-            stack.close()
+            discard(stack)
 
     def drain(self) -> None:
         """Take no more: the keeper closes the ready slots and stops (does not wait)."""
@@ -137,6 +137,7 @@ class SlotPool:
         with self._lock:
             if not self._closed.is_set():
                 self._ready.append(stack)
+                log.info("panorama: a warm slot is ready (%d of %d)", len(self._ready), self.size)
                 return True
         stack.close()  # closed while it was being built
         return True
@@ -152,7 +153,7 @@ class SlotPool:
                     continue  # taken meanwhile: take() checks it itself
                 self._ready.remove(stack)
             log.warning("panorama: a warm slot died (%s); replacing it", stack.failure())
-            stack.close()
+            discard(stack)
 
 
 def alive(stack: BrowserStack) -> bool:
@@ -161,6 +162,13 @@ def alive(stack: BrowserStack) -> bool:
         return False
     stack.browser.pump()
     return not stack.failure()
+
+
+def discard(stack: BrowserStack) -> None:
+    """Close a dead slot: what is left of its Chromium (renderers, zygotes) is killed first."""
+    if stack.browser is not None:
+        stack.browser.kill()
+    stack.close()
 
 
 # ---- the worker's pool ---------------------------------------------------------------
