@@ -179,3 +179,16 @@ def test_orphaned_slot_homes_of_a_gone_process_are_removed(tmp_path):
 
     assert mine.exists()
     assert not gone.exists()
+
+
+def test_a_slot_closed_under_the_keeper_counts_as_dead_not_as_a_crash():
+    # Given a stack whose task closed it (its Playwright thread is gone: pump raises)
+    stack = StandInStack()
+
+    def gone(ms: float = 1) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    stack.browser.pump = gone  # type: ignore[method-assign]
+
+    # Then the keeper's check says dead, and does not raise
+    assert slots.alive(stack) is False  # type: ignore[arg-type]

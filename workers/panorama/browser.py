@@ -185,7 +185,7 @@ class Browser:
 
     def pump(self, ms: float = 1) -> None:
         """Let Playwright deliver pending events (crash, startRecord, stopRecord)."""
-        if not self.signals.crashed:
+        if not self.signals.crashed and not self._closed:
             self._thread.call(self._pump, ms)
 
     def _pump(self, ms: float) -> None:

@@ -115,18 +115,26 @@ class SlotPool:
     def _keep(self) -> None:
         failures = 0
         while not self._closed.is_set():
-            self._drop_dead()
-            if self.ready >= self.size:
-                if self._taken.wait(self._check_every_s):
-                    self._taken.clear()
-                    self._closed.wait(self._settle_s)
-                continue
-            if self._add_one():
-                failures = 0
-            else:
+            try:
+                failures = self._round(failures)
+            except Exception:  # the keeper must not die: the worker would go cold for good
+                log.exception("panorama: keeping the warm slots failed; trying again")
                 failures += 1
                 self._closed.wait(min(RETRY_MAX_S, 2.0**failures))
         self._close_ready()
+
+    def _round(self, failures: int) -> int:
+        """Drop dead slots, then wait for a take or build one; the failures in a row."""
+        self._drop_dead()
+        if self.ready >= self.size:
+            if self._taken.wait(self._check_every_s):
+                self._taken.clear()
+                self._closed.wait(self._settle_s)
+            return failures
+        if self._add_one():
+            return 0
+        self._closed.wait(min(RETRY_MAX_S, 2.0 ** (failures + 1)))
+        return failures + 1
 
     def _add_one(self) -> bool:
         try:
@@ -158,9 +166,14 @@ class SlotPool:
 
 def alive(stack: BrowserStack) -> bool:
     """Are the stack's processes all there? (Chromium's death arrives as a Playwright event.)"""
-    if stack.browser is None:
+    browser = stack.browser
+    if browser is None:
         return False
-    stack.browser.pump()
+    try:
+        browser.pump()
+    except Exception as exc:  # closed meanwhile (taken, and its task already ended)
+        log.debug("panorama: a warm slot did not answer: %s", exc)
+        return False
     return not stack.failure()
 
 
