@@ -1,5 +1,6 @@
 """panorama figures for 720p30 recordings of a simple animated page (a frame counter,
-a colour, a WebAudio tone): CPU per recording, Start -> first frame, Stop -> finished,
+a colour, a WebAudio tone): CPU per recording, Start -> first frame (with a warm slot and
+without, alternated in the same run; and what an idle slot costs), Stop -> finished,
 and how many recordings this machine holds side by side with < 1 % dropped frames.
 First, a recording of the flash-and-beep page: the sound's offset against the picture
 every --sync-every seconds, its drift, RSS and CPU (--sync-seconds 3600: the hour).
@@ -7,6 +8,7 @@ every --sync-every seconds, its drift, RSS and CPU (--sync-seconds 3600: the hou
     .venv/bin/python -m bench.panorama [--seconds 60] [--max-concurrent 4] [--concurrent-seconds 20]
     .venv/bin/python -m bench.panorama --only sync --sync-seconds 3600
     .venv/bin/python -m bench.panorama --only outputs   # live output + snapshots vs plain
+    .venv/bin/python -m bench.panorama --only startup   # Start -> first frame, warm vs cold
 
 Starts its own redis-server and a page server on free ports; tasks go through the
 dispatcher (Flask test client) and run in this process (the runtime's run_task in a
@@ -185,6 +187,82 @@ def one_long_recording(bench: Bench, seconds: float) -> dict[str, Any]:
     }
 
 
+def startup(bench: Bench, rounds: int) -> dict[str, Any]:
+    """Start -> first frame (Describe says "recording": the capture runs) with a warm slot
+    (workers/panorama/slots.py) and without, alternated ``rounds`` times in this run; and
+    what one idle warm slot costs (memory, CPU) while it waits."""
+    from config.settings import get_settings
+    from workers.panorama import slots
+
+    def once(warm: bool) -> float:
+        if warm:
+            pool = slots.start_pool(get_settings())
+            assert pool is not None, "CAPSTAN_PANORAMA_WARM_SLOTS=0: no warm slots to measure"
+            _until(lambda: pool.ready == pool.size, 120)
+            time.sleep(2)  # the slot's page settled, as a worker's waits between Starts
+        started = time.monotonic()
+        task_id, thread = bench.start("3366cc", 440)
+        recording = bench.wait(task_id, "recording")
+        first_frame_s = time.monotonic() - started
+        if warm:
+            slots.stop_pool()  # no replacement built during the cold round
+        if recording.get("Progress", {}).get("WarmStart") != int(warm):
+            raise RuntimeError(f"WarmStart is not {int(warm)}: {recording}")
+        time.sleep(2)
+        bench.post("Stop", {"TaskID": task_id})
+        bench.wait(task_id, "finished")
+        thread.join(30)
+        return first_frame_s
+
+    figures: dict[str, list[float]] = {"cold": [], "warm": []}
+    for i in range(rounds):
+        for warm in (False, True) if i % 2 == 0 else (True, False):
+            figures["warm" if warm else "cold"].append(round(once(warm), 2))
+    idle = idle_slot_cost()
+    return {
+        "start_to_first_frame_s": {k: _median(v) for k, v in figures.items()},
+        "rounds": figures,
+        "speedup": round(_median(figures["cold"]) / _median(figures["warm"]), 2),
+        **idle,
+    }
+
+
+def idle_slot_cost(seconds: float = 10.0) -> dict[str, float]:
+    """Memory (PSS) and CPU of one warm slot waiting for its Start."""
+    from config.settings import get_settings
+    from workers.panorama import slots
+
+    before = pss_mb(os.getpid())
+    pool = slots.start_pool(get_settings())
+    assert pool is not None
+    try:
+        _until(lambda: pool.ready == pool.size, 120)
+        time.sleep(3)
+        meter = CpuMeter()
+        meter.start()
+        time.sleep(seconds)
+        cpu = meter.stop()
+        return {
+            "idle_slot_pss_mb": round(pss_mb(os.getpid()) - before, 1),
+            "idle_slot_cores": round(sum(v for k, v in cpu.items() if k in MEDIA), 3),
+        }
+    finally:
+        slots.stop_pool()
+
+
+def _until(condition: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("not within the time")
+        time.sleep(0.05)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
 def pss_mb(root: int) -> float:
     """Memory of ``root``'s descendants (the recording's processes), MB: their PSS, so
     the pages Chromium's processes share are counted once, not once per process."""
@@ -344,7 +422,8 @@ def main() -> None:
     parser.add_argument("--concurrent-seconds", type=float, default=20.0)
     parser.add_argument("--sync-seconds", type=float, default=120.0, help="3600: the hour")
     parser.add_argument("--sync-every", type=float, default=600.0)
-    parser.add_argument("--only", choices=["all", "sync", "outputs"], default="all")
+    parser.add_argument("--only", choices=["all", "sync", "outputs", "startup"], default="all")
+    parser.add_argument("--startup-rounds", type=int, default=3)
     parser.add_argument("--outputs-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
@@ -372,6 +451,11 @@ def main() -> None:
             result["outputs"] = outputs_cost(bench, rtmp, args.outputs_seconds)
             print(json.dumps({"outputs": result["outputs"]}), flush=True)
             if args.only == "outputs":
+                return
+        if args.only in ("all", "startup"):
+            result["startup"] = startup(bench, args.startup_rounds)
+            print(json.dumps({"startup": result["startup"]}), flush=True)
+            if args.only == "startup":
                 return
         every = min(args.sync_every, args.sync_seconds / 2)
         result["sync"] = sync_over_time(bench, args.sync_seconds, every)

@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     ffprobe: str = "ffprobe"
     chromium: str = "/usr/bin/chromium"
     manual_start_timeout_s: float = 120.0
+    # panorama: browser stacks each worker keeps ready (display, audio sink, page proxy,
+    # Chromium, at the default frame size), so that a Start only opens its page; each is
+    # used by one task and replaced in the background. 0: every Start builds its own.
+    panorama_warm_slots: int = Field(default=1, ge=0, le=8)
     page_load_timeout_s: float = 30.0
     max_idle_s: float = 300.0
     stall_timeout_s: float = 30.0

@@ -1,9 +1,10 @@
 """Chromium, driven by Playwright's sync API, showing one page in kiosk mode.
 
-Playwright's sync API belongs to the thread that started it; the runtime calls the
-session from one thread, so every call here comes from that thread. Events (a crash,
-the page calling window.startRecord/stopRecord) arrive only while Playwright is called:
-``pump()`` gives them a moment.
+Playwright's sync API belongs to the thread that started it, so each Browser has a
+thread of its own (``PlaywrightThread``) that runs every Playwright call of it: a browser
+launched ahead of its task (a warm slot, workers/panorama/slots.py) is then driven from the
+task's thread all the same. Events (a crash, the page calling window.startRecord/stopRecord)
+arrive only while Playwright is called: ``pump()`` gives them a moment.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workers.common.domain.errors import Code, FarmFault, UserFault
 from workers.panorama import builders
@@ -22,6 +25,8 @@ from workers.panorama.builders import Frame
 from workers.panorama.proxy import ERROR_HEADER
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 # The profile's preferences: no "Translate this page?" bubble over a page written in another
@@ -55,6 +60,19 @@ class PageSignals:
         return True
 
 
+class PlaywrightThread:
+    """The one thread a browser's Playwright calls run in, whichever thread asks."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self._executor.submit(fn, *args, **kwargs).result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
 class Browser:
     def __init__(
         self,
@@ -78,12 +96,17 @@ class Browser:
         self._page: Any = None
         self._closed = False
         self._closed_by_kill = False
+        self._thread = PlaywrightThread()
 
     @property
     def profile(self) -> Path:
         return self.home / "profile"
 
     def launch(self) -> Browser:
+        self._thread.call(self._launch)
+        return self
+
+    def _launch(self) -> None:
         from playwright.sync_api import sync_playwright
 
         self.profile.mkdir(parents=True, exist_ok=True)
@@ -112,7 +135,6 @@ class Browser:
         pages = self._context.pages
         self._page = pages[0] if pages else self._context.new_page()
         self._page.on("crash", lambda *_: self._gone("the page crashed"))
-        return self
 
     def _env(self) -> dict[str, str]:
         # Playwright replaces the browser's environment: keep ours (PATH, locale, TZ)
@@ -134,6 +156,9 @@ class Browser:
 
     def open(self, url: str, timeout_s: float) -> None:
         """Load ``url``; PageLoadFailed when it cannot be reached or answers an error."""
+        self._thread.call(self._open, url, timeout_s)
+
+    def _open(self, url: str, timeout_s: float) -> None:
         try:
             response = self._page.goto(url, wait_until="load", timeout=timeout_s * 1000)
         except Exception as exc:
@@ -150,6 +175,9 @@ class Browser:
 
     def reload(self, timeout_s: float) -> None:
         """Reload the page; the recording goes on while it loads."""
+        self._thread.call(self._reload, timeout_s)
+
+    def _reload(self, timeout_s: float) -> None:
         try:
             self._page.reload(wait_until="commit", timeout=timeout_s * 1000)
         except Exception as exc:
@@ -157,8 +185,10 @@ class Browser:
 
     def pump(self, ms: float = 1) -> None:
         """Let Playwright deliver pending events (crash, startRecord, stopRecord)."""
-        if self.signals.crashed:
-            return
+        if not self.signals.crashed and not self._closed:
+            self._thread.call(self._pump, ms)
+
+    def _pump(self, ms: float) -> None:
         try:
             self._page.wait_for_timeout(ms)
         except Exception as exc:
@@ -170,6 +200,9 @@ class Browser:
         Playwright's driver enforces the timeout even when Chromium does not answer."""
         if self.signals.crashed:
             return True  # not hung: gone, which failure() reports
+        return self._thread.call(self._answering, timeout_s)
+
+    def _answering(self, timeout_s: float) -> bool:
         try:
             self._page.wait_for_function("() => true", timeout=timeout_s * 1000)
         except Exception as exc:
@@ -189,11 +222,14 @@ class Browser:
         if self._closed:
             return
         self._closed = True
-        for step in (self._close_context, self._stop_playwright):
-            try:
-                step()
-            except Exception as exc:  # a crashed browser may fail to close; carry on
-                log.debug("chromium: %s during close", _first_line(exc))
+        try:
+            for step in (self._close_context, self._stop_playwright):
+                try:
+                    self._thread.call(step)
+                except Exception as exc:  # a crashed browser may fail to close; carry on
+                    log.debug("chromium: %s during close", _first_line(exc))
+        finally:
+            self._thread.close()
 
     def _close_context(self) -> None:
         if self._context is not None:

@@ -1,6 +1,7 @@
 """The panorama session: a web page in Chromium, recorded into segments.
 
-start   : browser stack + page (PageLoadFailed when it does not load), then a capture run
+start   : browser stack (a warm slot's when one is ready: slots.py) + page (PageLoadFailed
+          when it does not load), then a capture run
 pause   : end the capture run (the browser keeps running)   resume: a new capture run
 live    : LiveOutputs stream the capture's packets while it records, a pause frame while
           paused (workers/panorama/live.py); Stop ends them after the last segment
@@ -28,7 +29,7 @@ from workers.common.domain.errors import Code, FarmFault, UserFault
 from workers.common.domain.specs.panorama import PanoramaStart
 from workers.common.media.ffprobe import stream_ends
 from workers.common.runtime.session import Destination, EndReason, Session, TaskContext
-from workers.panorama import builders, output
+from workers.panorama import builders, output, slots
 from workers.panorama.browser import Browser
 from workers.panorama.builders import Frame
 from workers.panorama.capture import CaptureRun, Figures
@@ -158,15 +159,23 @@ class PanoramaSession(Session[PanoramaStart]):
     def _open_page(self) -> Browser:
         if self.stack is None:
             self._check_url()
-            home = self.ctx.work_dir / "browser"
-            settings = self.ctx.settings
-            self.stack = BrowserStack(
-                self.frame, settings.chromium, home, settings.url_allowlist
-            ).start()
+            self.stack = self._new_stack()
             assert self.stack.browser is not None
             self.stack.browser.open(self.spec.RecordURL, self.ctx.settings.page_load_timeout_s)
         assert self.stack.browser is not None
         return self.stack.browser
+
+    def _new_stack(self) -> BrowserStack:
+        """A warm slot's stack when one is ready (workers/panorama/slots.py), else a new one.
+        Progress.WarmStart tells which (1: a warm slot)."""
+        warm = slots.take(self.frame)
+        self.ctx.report(WarmStart=int(warm is not None))
+        if warm is not None:
+            log.info("task %s: a warm slot", self.ctx.task_id)
+            return warm
+        home = self.ctx.work_dir / "browser"
+        settings = self.ctx.settings
+        return BrowserStack(self.frame, settings.chromium, home, settings.url_allowlist).start()
 
     def _check_url(self) -> None:
         try:

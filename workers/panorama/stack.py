@@ -1,11 +1,16 @@
 """The browser stack of one task, started in a fixed order and torn down in reverse:
 
 display (Xvfb) ─▶ audio sink (PulseAudio) ─▶ page proxy (URL policy) ─▶ browser (Chromium) ─▶ page
+
+A stack is built for one task: by the task itself (cold), or ahead of it as a warm slot
+(workers/panorama/slots.py) that one task then takes. ``scratch_home``: the browser's home
+(profile, cookies, storage, cache) is the stack's own and is removed with it.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,8 +25,17 @@ log = logging.getLogger(__name__)
 
 
 class BrowserStack:
-    def __init__(self, frame: Frame, chromium: str, home: Path, allowlist: Iterable[str]) -> None:
+    def __init__(
+        self,
+        frame: Frame,
+        chromium: str,
+        home: Path,
+        allowlist: Iterable[str],
+        *,
+        scratch_home: bool = False,
+    ) -> None:
         self.frame = frame
+        self.scratch_home = scratch_home
         self.chromium = chromium
         self.home = home
         self.allowlist = tuple(allowlist)
@@ -38,15 +52,16 @@ class BrowserStack:
         except (ProcessFailed, OSError) as exc:
             self.close()
             raise FarmFault(f"browser stack did not start: {exc}", Code.BROWSER_CRASHED) from exc
+        self.browser = Browser(
+            self.chromium,
+            self.frame,
+            self.display.name,
+            self.audio.server,
+            self.home,
+            proxy=self.proxy.server,
+        )
         try:
-            self.browser = Browser(
-                self.chromium,
-                self.frame,
-                self.display.name,
-                self.audio.server,
-                self.home,
-                proxy=self.proxy.server,
-            ).launch()
+            self.browser.launch()
         except Exception:
             self.close()
             raise
@@ -77,3 +92,5 @@ class BrowserStack:
             except Exception:
                 log.exception("panorama: closing %s failed", type(part).__name__)
         self.browser = self.proxy = self.audio = self.display = None
+        if self.scratch_home:
+            shutil.rmtree(self.home, ignore_errors=True)
