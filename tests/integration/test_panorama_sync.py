@@ -116,8 +116,10 @@ def test_the_capture_ticks_with_the_renderers_frame_clock(flash_pages, tmp_path)
         until = time.monotonic() + 12
         while time.monotonic() < until:
             stack.browser.pump(200)
-        # the page's own figures (no public Browser API reads a page's variables)
-        clock = stack.browser._page.evaluate("frameClock()")
+        # the page's own figures (no public Browser API reads a page's variables), asked
+        # on the browser's Playwright thread, as every call to it must be
+        browser = stack.browser
+        clock = browser._thread.call(lambda: browser._page.evaluate("frameClock()"))
     finally:
         stack.close()
     assert clock["frames"] >= 12 * 50, clock  # it drew (near) every frame
