@@ -102,6 +102,10 @@ def page_recording(capstan_env_vars, farm_process, static_server) -> Callable[..
     its capture or its page stops answering."""
     require_browser_stack()
     capstan_env_vars.update({**FAST, "CAPSTAN_STALL_TIMEOUT_S": str(PAGE_STALL_S)})
+    # No warm slot: the hang tests freeze every Chromium under the worker, and an idle
+    # slot's would be frozen with the task's and left so (tests/integration/
+    # test_panorama_slots.py covers a slot whose Chromium dies).
+    capstan_env_vars["CAPSTAN_PANORAMA_WARM_SLOTS"] = "0"
     api = pano.PanoramaApi(HttpClient(farm_process("dispatcher").url))
     farm_process("panorama", concurrency=1)
     pages = static_server(pano.PAGES)
