@@ -157,3 +157,28 @@ def test_progress_lines_move_the_position_and_the_rest_is_kept():
 def test_which_side_failed_is_read_from_the_url_ffmpeg_names(lines, side, reason):
     failure = failure_of(feed(lines), "http://h/a.mp4", ROOM)
     assert (failure.side, failure.message) == (side, reason)
+
+
+def test_a_webrtc_push_encodes_vp8_opus_and_waits_for_the_publisher_on_loopback():
+    plan = CodecPlan("h264", "aac", may_copy=False)
+    argv = builders.webrtc_push_argv("ffmpeg", PushInput("in.mp4", start_s=12.0), plan, 40123)
+    assert not plan.copy_video and not plan.copy_audio  # a VideoRoom carries VP8/Opus
+    assert window(argv, "-c:v") == ["libvpx"] and window(argv, "-c:a") == ["libopus"]
+    assert window(argv, "-lag-in-frames") == ["0"]  # no look-ahead: real time
+    assert window(argv, "-ss") == ["12.000"] and "-re" in argv
+    assert argv[-3:] == ["-f", "matroska", "tcp://127.0.0.1:40123?listen=1"]
+
+
+def test_an_audio_only_webrtc_push_publishes_audio_only():
+    plan = CodecPlan(None, "mp3", may_copy=False)
+    argv = builders.webrtc_push_argv("ffmpeg", PushInput("in.mp3"), plan, 40124)
+    assert "-c:v" not in argv and window(argv, "-c:a") == ["libopus"]
+    publisher = builders.publisher_argv(40124, "http://j/janus", "5", "bob", plan, timeout_s=5)
+    assert "--audio" in publisher and "--video" not in publisher
+
+
+def test_the_room_publisher_gets_no_secret_on_its_command_line():
+    plan = CodecPlan("h264", "aac", may_copy=False)
+    argv = builders.publisher_argv(40125, "http://j/janus", "5", "bob", plan, timeout_s=5)
+    assert window(argv, "--media") == ["tcp://127.0.0.1:40125"]
+    assert window(argv, "--display") == ["bob"] and not any("pin" in a for a in argv)

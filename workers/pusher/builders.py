@@ -1,12 +1,15 @@
 """The pusher's command lines as pure functions (tests/unit/test_pusher_builders.py).
 
 One push run is one ffmpeg: read the source in real time (``-re``; a live source is
-already real time), copy H.264/AAC or encode to them, and publish FLV to the room.
-Its progress (``out_time_us=``...) goes to stderr next to its messages.
+already real time), and either copy H.264/AAC or encode to them and publish FLV to an
+RTMP room, or (a WebRTC room) encode VP8/Opus and serve Matroska on a loopback port to
+the room publisher (workers.pusher.webrtc_publisher). Its progress (``out_time_us=``...)
+goes to stderr next to its messages.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from workers.common.media import ffmpeg
@@ -23,14 +26,15 @@ class CodecPlan:
 
     video: str | None  # the source's codec name, None: no video stream
     audio: str | None
+    may_copy: bool = True  # False: the room takes other codecs (WebRTC: VP8/Opus)
 
     @property
     def copy_video(self) -> bool:
-        return self.video in COPY_VIDEO
+        return self.may_copy and self.video in COPY_VIDEO
 
     @property
     def copy_audio(self) -> bool:
-        return self.audio in COPY_AUDIO
+        return self.may_copy and self.audio in COPY_AUDIO
 
     @property
     def copies_all(self) -> bool:
@@ -95,6 +99,52 @@ def push_argv(binary: str, source: PushInput, plan: CodecPlan, room_url: str) ->
         *codec_args(plan),
         "-progress", "pipe:2", "-stats_period", str(PROGRESS_PERIOD_S),
         "-f", "flv", room_url,
+    ]  # fmt: skip
+
+
+def webrtc_codec_args(plan: CodecPlan, fps: int = 25) -> list[str]:
+    """VP8/Opus as a browser in a VideoRoom sends them: real-time VP8 (no frame look-ahead,
+    a keyframe every 2 s for those who join late, since ffmpeg cannot answer their
+    keyframe requests), 48 kHz stereo Opus in 20 ms packets."""
+    args: list[str] = []
+    if plan.video is not None:
+        args += [
+            "-map", "0:v:0", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
+            "-lag-in-frames", "0", "-error-resilient", "1", "-pix_fmt", "yuv420p",
+            "-b:v", "1500k", "-maxrate", "2500k", "-bufsize", "1500k", "-g", str(fps * 2),
+        ]  # fmt: skip
+    if plan.audio is not None:
+        args += ["-map", "0:a:0", "-c:a", "libopus", "-b:a", "96k", "-ar", "48000", "-ac", "2",
+                 "-frame_duration", "20"]  # fmt: skip
+    return args
+
+
+def media_url(port: int) -> str:
+    """Where a WebRTC push's ffmpeg serves its Matroska (the publisher connects to it)."""
+    return f"tcp://127.0.0.1:{port}"
+
+
+def webrtc_push_argv(binary: str, source: PushInput, plan: CodecPlan, port: int) -> list[str]:
+    """ffmpeg encoding ``source`` for a WebRTC room; it waits for the room publisher to
+    connect to ``port`` before it reads a frame. 'q' on stdin ends it cleanly."""
+    return [
+        binary, *ffmpeg.base(interactive=True),
+        *input_args(source),
+        *webrtc_codec_args(plan),
+        "-progress", "pipe:2", "-stats_period", str(PROGRESS_PERIOD_S),
+        "-f", "matroska", f"{media_url(port)}?listen=1",
+    ]  # fmt: skip
+
+
+def publisher_argv(
+    port: int, janus_url: str, room: str, display: str, plan: CodecPlan, *, timeout_s: float
+) -> list[str]:
+    """The room publisher (workers.pusher.webrtc_publisher); the pin goes in its env."""
+    kinds = [flag for flag, has in (("--video", plan.video), ("--audio", plan.audio)) if has]
+    return [
+        sys.executable, "-m", "workers.pusher.webrtc_publisher",
+        "--media", media_url(port), "--janus", janus_url, "--room", room,
+        "--display", display, "--timeout", f"{timeout_s:g}", *kinds,
     ]  # fmt: skip
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from workers.common.domain.errors import Code
 from workers.common.media.process import ManagedProcess
 from workers.common.media.stall import StallWatch
 
@@ -26,6 +27,7 @@ _PROTOCOL = re.compile(r"^\[(?:rtmp|rtmps|tcp|tls|http|https) @ 0x[0-9a-f]+\] ")
 class Failure:
     side: str  # "room": the publish failed; "source": the input did; "": cannot tell
     message: str
+    code: Code | None = None  # the task's error code, when the side alone does not say it
 
 
 class PushRun:

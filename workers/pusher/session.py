@@ -11,6 +11,7 @@ refuses the publish ends it at once (PublishRefused).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -32,6 +33,7 @@ from workers.pusher.source import (
     source_of,
 )
 from workers.pusher.timeline import Passes, RunPlan
+from workers.pusher.webrtc_push import WebRtcPushRun, WebRtcRoom
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,12 @@ class PusherSession(Session[PusherStart]):
         self.room_url = rooms.push_url(
             settings, int(spec.sdkAppId), spec.roomId, spec.userId, self.user_sig
         )
+        # room_backend "janus": a WebRTC room, published into by a second process.
+        self.webrtc = (
+            WebRtcRoom.of(settings, str(spec.roomId), spec.userId, self.user_sig)
+            if settings.room_backend == "janus"
+            else None
+        )
         self.saved: ProgressStore | None = None
         if spec.redis and not self.source.live:
             self.saved = progress_store(spec, settings)
@@ -68,6 +76,7 @@ class PusherSession(Session[PusherStart]):
         )
         self.last_problem = ""
         self.last_side = ""  # which side failed last: "room", "source" or ""
+        self.last_code: Code | None = None  # and the error code it would end the task with
         self.finished = False
 
     # ---- the contract ----------------------------------------------------------------
@@ -145,28 +154,41 @@ class PusherSession(Session[PusherStart]):
             position = 0.0  # a stored position at the very end: start over
         return position
 
+    def _codec_plan(self) -> builders.CodecPlan:
+        assert self.facts is not None
+        if self.webrtc is not None:  # VP8/Opus, whatever the source holds
+            return dataclasses.replace(self.facts.plan, may_copy=False)
+        return self.facts.plan
+
     def _launch(self) -> None:
         assert self.facts is not None
         duration = self.facts.duration_s
+        plan = self._codec_plan()
         start = 0.0 if self.source.live else self.position_s
         extra = 0 if self.source.live else self.passes.extra_for_run(start)
         self.opened = self.source.url()
         base = start
-        if start > 0 and self.facts.plan.copy_video:
+        if start > 0 and plan.copy_video:
             # Stream copy starts at the keyframe before the seek point: count from there.
             timeout = self.ctx.settings.push_start_timeout_s
             found = keyframe_at(self.source, self.opened, start, timeout)
             base = found if found is not None else start
         self.plan = RunPlan(base, extra, duration)
         source = builders.PushInput(self.opened, self.source.live, start, extra)
-        argv = builders.push_argv(self.ctx.settings.ffmpeg, source, self.facts.plan, self.room_url)
-        self.run = PushRun(f"push-{self.ctx.task_id[:8]}", argv, [self.user_sig]).start()
+        name, binary = f"push-{self.ctx.task_id[:8]}", self.ctx.settings.ffmpeg
+        if self.webrtc is not None:
+            self.run = WebRtcPushRun(
+                name, binary, source, plan, self.webrtc, secrets=[self.user_sig]
+            ).start()
+        else:
+            argv = builders.push_argv(binary, source, plan, self.room_url)
+            self.run = PushRun(name, argv, [self.user_sig]).start()
         log.info(
             "task %s: pushing %s from %.2fs (%s) to %s",
             self.ctx.task_id,
             self.source.shown,
             base,
-            "copy" if self.facts.plan.copies_all else "encode",
+            "copy" if plan.copies_all else "encode",
             rooms.redact(self.room_url, self.user_sig),
         )
 
@@ -213,7 +235,7 @@ class PusherSession(Session[PusherStart]):
         if failure.side == "room" and not run.flowing and not self.presence.ever_seen:
             raise self._refused(failure)
         log.warning("task %s: push ended early: %s", self.ctx.task_id, failure.message)
-        self.last_side = failure.side
+        self.last_side, self.last_code = failure.side, failure.code
         self._outage(failure.message)
         return None
 
@@ -260,7 +282,8 @@ class PusherSession(Session[PusherStart]):
         problem = self.last_problem
         detail = f": {problem}" if problem else ""
         if self.last_side == "room":
-            raise self._refused(Failure("room", f"no publish for {idle_limit:.0f}s{detail}"))
+            message = f"no publish for {idle_limit:.0f}s{detail}"
+            raise self._refused(Failure("room", message, self.last_code))
         if self.source.live:
             return EndReason(
                 "live source gone",
@@ -304,15 +327,21 @@ class PusherSession(Session[PusherStart]):
         self._report_position(self.position_s if not self.source.live else self.pushed_s)
 
     def _failure(self, run: PushRun) -> Failure:
-        failure = failure_of(run, self.opened, self.room_url)
+        failure = run.failure() if isinstance(run, WebRtcPushRun) else None
+        failure = failure or failure_of(run, self.opened, self.room_url)
         message = self.source.hide(failure.message, self.opened)
         message = message.replace(self.room_url, rooms.redact(self.room_url, self.user_sig))
         # Not rooms.redact on the whole line: its usersig= rule would eat the reason too.
         message = redaction.hide(message, [self.user_sig])
-        return Failure(failure.side, message)
+        return Failure(failure.side, message, failure.code)
 
     def _refused(self, failure: Failure) -> UserFault:
         room = rooms.redact(self.room_url, self.user_sig)
+        if failure.code is Code.ROOM_BACKEND_UNREACHABLE:
+            return UserFault(
+                f"cannot reach the room backend for {room}: {failure.message}",
+                code=Code.ROOM_BACKEND_UNREACHABLE,
+            )
         return UserFault(
             f"the room refused the publish to {room}: {failure.message}", code=Code.PUBLISH_REFUSED
         )

@@ -6,8 +6,7 @@ writes as the recorder's usual segments. The room is the user's presence: a run 
 when the user (their display name is the UserId) publishes, and ends ('q', the segment
 closed) when they no longer do; a return is a new run, as with RTMP.
 
-The pin (UserSig) is checked once, at start, by a subscriber ``join`` that names no real
-feed: Janus checks the pin before the feed, and nothing is subscribed.
+The pin (UserSig) is checked once, at start (janus.check_access).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from workers.recorder.puller import PullRun, RunEnd
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 1.0  # how often a run asks the room whether the user still publishes
-NO_FEED = 1  # a feed id no publisher has (Janus ids are random 53-bit numbers)
 
 
 class JanusDown(Exception):
@@ -60,24 +58,11 @@ class JanusRoom:
         """The room exists and the pin opens it; else a UserFault saying which."""
         try:
             with self.client() as room:
-                if not room.request({"request": "exists", "room": self.key}).get("exists"):
-                    raise self._refused(f"room {self.room} does not exist")
-                self._check_pin(room)
+                janus.check_access(room, self.key, self.pin)
         except janus.JanusUnreachable as exc:
             raise self.unreachable(exc) from exc
         except janus.JanusError as exc:
             raise self._refused(str(exc)) from exc
-
-    def _check_pin(self, room: janus.VideoRoom) -> None:
-        body = {"request": "join", "ptype": "subscriber", "room": self.key, "pin": self.pin,
-                "streams": [{"feed": NO_FEED}]}  # fmt: skip
-        try:
-            room.join(body)
-        except janus.JanusError as exc:
-            if exc.code == janus.UNAUTHORIZED:
-                raise self._refused(f"UserSig is not room {self.room}'s pin") from exc
-            if exc.code != janus.NO_SUCH_FEED:
-                raise
 
     def publisher(self, room: janus.VideoRoom) -> int | None:
         """The id of the user's publisher in the room, or None when they do not publish."""

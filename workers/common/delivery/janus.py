@@ -36,6 +36,10 @@ class JanusUnreachable(JanusError):
     """No answer from the Janus HTTP API (down, wrong URL, or too slow)."""
 
 
+class RoomRefused(JanusError):
+    """The room does not exist, or the pin does not open it; the message says which."""
+
+
 def room_key(room: str) -> int | str:
     """A VideoRoom id: numeric ids as numbers (Janus's default), others as strings
     (Janus with ``string_ids = true``)."""
@@ -138,6 +142,30 @@ class VideoRoom:
             error = answer.get("error", {})
             raise JanusError(f"Janus: {error.get('reason', 'error')}", error.get("code"))
         return answer
+
+
+NO_FEED = 1  # a feed id no publisher has (Janus ids are random 53-bit numbers)
+
+
+def check_access(client: VideoRoom, room: int | str, pin: str) -> None:
+    """The room exists and ``pin`` opens it, else RoomRefused saying which.
+
+    The pin is checked by a subscriber ``join`` that names no real feed: Janus checks the
+    pin before the feed, so nothing is subscribed and no one sees us.
+    """
+    if not client.request({"request": "exists", "room": room}).get("exists"):
+        raise RoomRefused(f"room {room} does not exist")
+    body = {"request": "join", "ptype": "subscriber", "room": room, "pin": pin,
+            "streams": [{"feed": NO_FEED}]}  # fmt: skip
+    try:
+        client.join(body)
+    except JanusUnreachable:
+        raise
+    except JanusError as exc:
+        if exc.code == UNAUTHORIZED:
+            raise RoomRefused(f"UserSig is not room {room}'s pin", exc.code) from exc
+        if exc.code != NO_SUCH_FEED:
+            raise
 
 
 def _plugin_data(answer: dict[str, Any], request: str) -> dict[str, Any]:

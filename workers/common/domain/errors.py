@@ -129,7 +129,8 @@ CATALOGUE: dict[Code, Entry] = {
         Fault.USER, "the user never published in the room within MaxIdleTime (recorder)"
     ),
     Code.ROOM_BACKEND_UNREACHABLE: _task(
-        Fault.USER, "the room backend could not be reached before anyone was recorded (recorder)"
+        Fault.USER,
+        "the room backend could not be reached before anyone was recorded or anything pushed",
     ),
     Code.ROOM_REFUSED: _task(
         Fault.USER,

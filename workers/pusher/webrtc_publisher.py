@@ -1,0 +1,254 @@
+"""Publishing into a WebRTC room (Janus VideoRoom) as the user: the pusher's second process.
+
+The pusher's ffmpeg reads and paces the source as for RTMP, encodes VP8/Opus (what a
+VideoRoom carries by default; an SFU forwards, it does not transcode) and serves Matroska
+on a loopback TCP port. This process joins the room as a publisher named ``--display``,
+negotiates WebRTC with aiortc, and only then connects to ffmpeg and relays its packets
+as they come: no decoding, no re-encoding, aiortc only packetizes. ffmpeg waits for that
+connection before it reads a frame, so nothing is "pushed" before the room takes it.
+
+    python -m workers.pusher.webrtc_publisher --media tcp://127.0.0.1:PORT \\
+        --janus http://127.0.0.1:8088/janus --room 1234 --display alice --video --audio
+
+The room's pin (UserSig) comes in ``CAPSTAN_ROOM_PIN``: never on a command line. One line
+on stderr per step; the exit code says how it ended (the pusher reads both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpsender import RTCRtpSender
+
+from workers.common.delivery import janus
+
+PIN_ENV = "CAPSTAN_ROOM_PIN"
+# Exit codes, read by workers.pusher.webrtc_push.
+ENDED = 0  # the media ended (ffmpeg closed it), or we were told to stop
+REFUSED = 3  # the room said no: it does not exist, or the pin is wrong
+UNREACHABLE = 4  # the SFU's API did not answer
+NOT_CONNECTED = 5  # signalling worked but WebRTC (ICE/DTLS) did not connect, or dropped
+CODECS = {"video": "video/VP8", "audio": "audio/opus"}
+KEEPALIVE_S = 15.0  # Janus ends a session after 60 s without a request
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    janus_url: str
+    room: str
+    display: str
+    pin: str
+    timeout_s: float
+
+
+class PacketTrack(MediaStreamTrack):
+    """A track whose frames are ffmpeg's encoded packets (aiortc packs them as they are)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+
+    async def recv(self) -> av.Packet:
+        packet = await self.queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        return packet
+
+
+class Publisher:
+    def __init__(self, target: Target, media_url: str, kinds: list[str]) -> None:
+        self.target = target
+        self.media_url = media_url
+        self.tracks = {kind: PacketTrack(kind) for kind in kinds}
+        self.pc = RTCPeerConnection()
+        self.client: janus.VideoRoom | None = None
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> int:
+        try:
+            await self._join()
+        except janus.JanusUnreachable as exc:
+            say(f"unreachable: {exc}")
+            return UNREACHABLE
+        except janus.JanusError as exc:  # RoomRefused, or another refusal of the join
+            say(f"refused: {exc}")
+            return REFUSED
+        if not await self._connected():
+            say(f"not connected: WebRTC to the room did not connect ({self.pc.connectionState})")
+            return NOT_CONNECTED
+        say("connected")
+        relayed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # A daemon thread, not the executor: a relay blocked on a hung ffmpeg must not hold
+        # up our exit.
+        threading.Thread(
+            target=self._relay, args=(loop, relayed), name="relay", daemon=True
+        ).start()
+        relaying = asyncio.ensure_future(relayed.wait())
+        keepalive = asyncio.ensure_future(self._keep_alive())
+        dropped = asyncio.ensure_future(self._dropped())
+        stop = asyncio.ensure_future(self.stopping.wait())
+        done, _ = await asyncio.wait([relaying, dropped, stop], return_when=asyncio.FIRST_COMPLETED)
+        keepalive.cancel()
+        if dropped in done:
+            say("not connected: the room dropped the WebRTC connection")
+            return NOT_CONNECTED
+        if relaying in done:
+            await self._drain()
+        say("ended")
+        return ENDED
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+        if self.client is not None:
+            client, self.client = self.client, None
+            await asyncio.to_thread(client.close)  # destroys the session: we leave the room
+
+    # ---- signalling ------------------------------------------------------------------
+
+    async def _join(self) -> None:
+        for kind, track in self.tracks.items():
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            wanted = [c for c in RTCRtpSender.getCapabilities(kind).codecs
+                      if c.mimeType.lower() == CODECS[kind].lower()]  # fmt: skip
+            transceiver.setCodecPreferences(wanted)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
+        answer = await asyncio.to_thread(self._signal, offer)
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    def _signal(self, offer: dict[str, str]) -> dict[str, str]:
+        target = self.target
+        key = janus.room_key(target.room)
+        self.client = janus.VideoRoom(target.janus_url, target.timeout_s).open()
+        janus.check_access(self.client, key, target.pin)
+        body = {"request": "joinandconfigure", "ptype": "publisher", "room": key,
+                "display": target.display, "pin": target.pin,
+                "audio": "audio" in self.tracks, "video": "video" in self.tracks}  # fmt: skip
+        try:
+            _, jsep = self.client.exchange(body, offer)
+        except janus.JanusUnreachable:
+            raise
+        except janus.JanusError as exc:
+            raise janus.RoomRefused(str(exc), exc.code) from exc
+        if jsep is None:
+            raise janus.RoomRefused("the room answered the publish without an SDP")
+        say(f"joined: room {target.room} as {target.display}")
+        return jsep
+
+    async def _connected(self) -> bool:
+        deadline = asyncio.get_running_loop().time() + self.target.timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            if self.pc.connectionState == "connected":
+                return True
+            if self.pc.connectionState in ("failed", "closed"):
+                return False
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _keep_alive(self) -> None:
+        while self.client is not None:
+            await asyncio.sleep(KEEPALIVE_S)
+            with contextlib.suppress(janus.JanusError):
+                await asyncio.to_thread(self.client.keepalive)
+
+    async def _dropped(self) -> None:
+        while self.pc.connectionState not in ("failed", "closed"):
+            await asyncio.sleep(0.2)
+
+    # ---- media -----------------------------------------------------------------------
+
+    def _relay(self, loop: asyncio.AbstractEventLoop, relayed: asyncio.Event) -> None:
+        """ffmpeg's packets to the tracks, as they arrive (ffmpeg paces them)."""
+        try:
+            self._demux(loop)
+        finally:
+            loop.call_soon_threadsafe(relayed.set)
+
+    def _demux(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            container = av.open(self.media_url, format="matroska", mode="r", timeout=10)
+        except (av.FFmpegError, OSError) as exc:
+            say(f"media: cannot read ffmpeg's output at {self.media_url}: {exc}")
+            self._end_tracks(loop)
+            return
+        say("relaying")
+        streams = {s.type: s for s in container.streams if s.type in self.tracks}
+        try:
+            for packet in container.demux(*streams.values()):
+                if packet.size == 0 or packet.pts is None or self.stopping.is_set():
+                    continue
+                packet.time_base = packet.time_base or Fraction(1, 1000)
+                track = self.tracks[packet.stream.type]
+                loop.call_soon_threadsafe(track.queue.put_nowait, packet)
+        except (av.FFmpegError, OSError) as exc:
+            say(f"media: ffmpeg's output broke off: {exc}")
+        finally:
+            container.close()
+            self._end_tracks(loop)
+
+    def _end_tracks(self, loop: asyncio.AbstractEventLoop) -> None:
+        for track in self.tracks.values():
+            loop.call_soon_threadsafe(track.queue.put_nowait, None)
+
+    async def _drain(self) -> None:
+        """Let the senders send what is queued before hanging up (a second at most)."""
+        for _ in range(20):
+            if all(t.queue.empty() for t in self.tracks.values()):
+                break
+            await asyncio.sleep(0.05)
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    kinds = [kind for kind in ("video", "audio") if getattr(args, kind)]
+    target = Target(args.janus, args.room, args.display, os.environ.get(PIN_ENV, ""), args.timeout)
+    publisher = Publisher(target, args.media, kinds)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, publisher.stopping.set)
+    try:
+        return await publisher.run()
+    finally:
+        await publisher.close()
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m workers.pusher.webrtc_publisher")
+    parser.add_argument("--media", required=True, help="ffmpeg's Matroska, e.g. tcp://127.0.0.1:P")
+    parser.add_argument("--janus", required=True, help="the Janus HTTP API, …/janus")
+    parser.add_argument("--room", required=True)
+    parser.add_argument("--display", required=True, help="the participant's name: the UserId")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per signalling step, s")
+    parser.add_argument("--video", action="store_true")
+    parser.add_argument("--audio", action="store_true")
+    args = parser.parse_args(argv)
+    if not (args.video or args.audio):
+        parser.error("nothing to publish: give --video, --audio or both")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
