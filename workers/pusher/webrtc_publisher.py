@@ -1,4 +1,4 @@
-"""Publishing into a WebRTC room (Janus VideoRoom) as the user: the pusher's second process.
+"""Publishing into a WebRTC room as the user: the pusher's second process.
 
 The pusher's ffmpeg reads and paces the source as for RTMP, encodes VP8/Opus (what a
 VideoRoom carries by default; an SFU forwards, it does not transcode) and serves Matroska
@@ -10,8 +10,14 @@ connection before it reads a frame, so nothing is "pushed" before the room takes
     python -m workers.pusher.webrtc_publisher --media tcp://127.0.0.1:PORT \\
         --janus http://127.0.0.1:8088/janus --room 1234 --display alice --video --audio
 
-The room's pin (UserSig) comes in ``CAPSTAN_ROOM_PIN``: never on a command line. One line
-on stderr per step; the exit code says how it ended (the pusher reads both).
+or, where the SFU speaks WHIP (RFC 9725; e.g. simple-whip-server in front of Janus):
+
+    python -m workers.pusher.webrtc_publisher --media tcp://127.0.0.1:PORT \\
+        --whip http://127.0.0.1:7080/whip/endpoint/alice --video --audio
+
+The user's UserSig comes in ``CAPSTAN_ROOM_PIN``, never on a command line: the room's pin
+for Janus, the bearer token for WHIP. One line on stderr per step; the exit code says how
+it ended (the pusher reads both).
 """
 
 from __future__ import annotations
@@ -25,13 +31,17 @@ import sys
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
+from urllib.parse import urljoin
 
 import av
+import requests
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpsender import RTCRtpSender
 
 from workers.common.delivery import janus
+from workers.common.domain.redaction import hide
 
 PIN_ENV = "CAPSTAN_ROOM_PIN"
 # Exit codes, read by workers.pusher.webrtc_push.
@@ -47,6 +57,27 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+class Refused(Exception):
+    """The room or the endpoint said no (exit REFUSED); the message says why."""
+
+
+class Unreachable(Exception):
+    """The signalling server did not answer, or failed on its side (exit UNREACHABLE)."""
+
+
+class Signalling(Protocol):
+    """How an SDP offer reaches the room. Blocking calls: the publisher runs them in a thread."""
+
+    def offer(self, sdp: str) -> str:
+        """Publish: our offer in, the room's answer out (Refused, Unreachable)."""
+
+    def keepalive(self) -> None:
+        """Called every KEEPALIVE_S while publishing."""
+
+    def hang_up(self) -> None:
+        """Leave the room; idempotent, never raises."""
+
+
 @dataclass(frozen=True)
 class Target:
     janus_url: str
@@ -54,6 +85,112 @@ class Target:
     display: str
     pin: str
     timeout_s: float
+
+
+class JanusSignalling:
+    """Janus's HTTP API: a session, a VideoRoom handle, joinandconfigure with the offer."""
+
+    def __init__(self, target: Target, kinds: list[str]) -> None:
+        self.target, self.kinds = target, kinds
+        self.client: janus.VideoRoom | None = None
+
+    def offer(self, sdp: str) -> str:
+        target = self.target
+        key = janus.room_key(target.room)
+        try:
+            self.client = janus.VideoRoom(target.janus_url, target.timeout_s).open()
+            janus.check_access(self.client, key, target.pin)
+            body = {"request": "joinandconfigure", "ptype": "publisher", "room": key,
+                    "display": target.display, "pin": target.pin,
+                    "audio": "audio" in self.kinds, "video": "video" in self.kinds}  # fmt: skip
+            _, jsep = self.client.exchange(body, {"type": "offer", "sdp": sdp})
+        except janus.JanusUnreachable as exc:
+            raise Unreachable(str(exc)) from exc
+        except janus.JanusError as exc:  # RoomRefused, or another refusal of the join
+            raise Refused(str(exc)) from exc
+        if jsep is None:
+            raise Refused("the room answered the publish without an SDP")
+        say(f"joined: room {target.room} as {target.display}")
+        return str(jsep["sdp"])
+
+    def keepalive(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(janus.JanusError):
+                self.client.keepalive()
+
+    def hang_up(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            client.close()  # destroys the session: we leave the room
+
+
+# What a WHIP endpoint's refusal means (RFC 9725 answers; simple-whip-server's 403 is a
+# wrong or missing token).
+WHIP_REFUSALS = {401: "the token was refused", 403: "the token was refused",
+                 404: "no such WHIP endpoint"}  # fmt: skip
+
+
+class WhipSignalling:
+    """WHIP: POST the offer (application/sdp, Bearer token), 201 with the answer and a
+    Location; DELETE that resource to hang up."""
+
+    def __init__(self, url: str, token: str, timeout_s: float) -> None:
+        self.url, self.token, self.timeout_s = url, token, timeout_s
+        self.resource: str | None = None
+
+    def offer(self, sdp: str) -> str:
+        headers = {"Content-Type": "application/sdp", **self._auth()}
+        answer = self._request("POST", self.url, headers, sdp)
+        location = answer.headers.get("Location")
+        if answer.status_code != 201 or not location:
+            raise self._refusal(answer)
+        self.resource = urljoin(self.url, location)
+        say(f"joined: WHIP endpoint {self.url}")
+        return answer.text
+
+    def keepalive(self) -> None:
+        """WHIP needs none: the session lives as long as its WebRTC connection."""
+
+    def hang_up(self) -> None:
+        if self.resource is None:
+            return
+        resource, self.resource = self.resource, None
+        try:
+            answer = self._request("DELETE", resource, self._auth())
+        except Unreachable as exc:
+            say(f"hang-up: {exc}")
+            return
+        if answer.status_code >= 300:
+            say(f"hang-up: the WHIP resource answered {self._status(answer)}")
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _request(
+        self, method: str, url: str, headers: dict[str, str], body: str | None = None
+    ) -> requests.Response:
+        try:
+            return requests.request(
+                method, url, headers=headers, data=body, timeout=self.timeout_s,
+                allow_redirects=False,
+            )  # fmt: skip
+        except requests.Timeout as exc:
+            raise Unreachable(f"the WHIP server at {url} timed out") from exc
+        except requests.RequestException as exc:
+            raise Unreachable(f"the WHIP server at {url} refused the connection") from exc
+
+    def _refusal(self, answer: requests.Response) -> Exception:
+        why = WHIP_REFUSALS.get(answer.status_code)
+        if answer.status_code >= 500:
+            return Unreachable(f"the WHIP endpoint failed: {self._status(answer)}")
+        if why is None:
+            why = "the publish was not accepted"
+        return Refused(f"the WHIP endpoint answered {self._status(answer)}: {why}")
+
+    def _status(self, answer: requests.Response) -> str:
+        said = " ".join(answer.text.split())[:200]
+        text = f"{answer.status_code} {answer.reason}" + (f" ({said})" if said else "")
+        return hide(text, [self.token] if self.token else [])
 
 
 class PacketTrack(MediaStreamTrack):
@@ -73,21 +210,24 @@ class PacketTrack(MediaStreamTrack):
 
 
 class Publisher:
-    def __init__(self, target: Target, media_url: str, kinds: list[str]) -> None:
-        self.target = target
+    def __init__(
+        self, signalling: Signalling, media_url: str, kinds: list[str], timeout_s: float
+    ) -> None:
+        self.signalling = signalling
         self.media_url = media_url
+        self.timeout_s = timeout_s
         self.tracks = {kind: PacketTrack(kind) for kind in kinds}
         self.pc = RTCPeerConnection()
-        self.client: janus.VideoRoom | None = None
         self.stopping = asyncio.Event()
+        self.joined = False
 
     async def run(self) -> int:
         try:
             await self._join()
-        except janus.JanusUnreachable as exc:
+        except Unreachable as exc:
             say(f"unreachable: {exc}")
             return UNREACHABLE
-        except janus.JanusError as exc:  # RoomRefused, or another refusal of the join
+        except Refused as exc:
             say(f"refused: {exc}")
             return REFUSED
         if not await self._connected():
@@ -118,9 +258,9 @@ class Publisher:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.pc.close()
-        if self.client is not None:
-            client, self.client = self.client, None
-            await asyncio.to_thread(client.close)  # destroys the session: we leave the room
+        if self.joined:
+            self.joined = False
+            await asyncio.to_thread(self.signalling.hang_up)  # we leave the room
 
     # ---- signalling ------------------------------------------------------------------
 
@@ -131,31 +271,12 @@ class Publisher:
                       if c.mimeType.lower() == CODECS[kind].lower()]  # fmt: skip
             transceiver.setCodecPreferences(wanted)
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer = {"type": "offer", "sdp": self.pc.localDescription.sdp}
-        answer = await asyncio.to_thread(self._signal, offer)
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-
-    def _signal(self, offer: dict[str, str]) -> dict[str, str]:
-        target = self.target
-        key = janus.room_key(target.room)
-        self.client = janus.VideoRoom(target.janus_url, target.timeout_s).open()
-        janus.check_access(self.client, key, target.pin)
-        body = {"request": "joinandconfigure", "ptype": "publisher", "room": key,
-                "display": target.display, "pin": target.pin,
-                "audio": "audio" in self.tracks, "video": "video" in self.tracks}  # fmt: skip
-        try:
-            _, jsep = self.client.exchange(body, offer)
-        except janus.JanusUnreachable:
-            raise
-        except janus.JanusError as exc:
-            raise janus.RoomRefused(str(exc), exc.code) from exc
-        if jsep is None:
-            raise janus.RoomRefused("the room answered the publish without an SDP")
-        say(f"joined: room {target.room} as {target.display}")
-        return jsep
+        self.joined = True  # from here on, hang up on close (a half-made join included)
+        answer = await asyncio.to_thread(self.signalling.offer, self.pc.localDescription.sdp)
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
 
     async def _connected(self) -> bool:
-        deadline = asyncio.get_running_loop().time() + self.target.timeout_s
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         while asyncio.get_running_loop().time() < deadline:
             if self.pc.connectionState == "connected":
                 return True
@@ -165,10 +286,9 @@ class Publisher:
         return False
 
     async def _keep_alive(self) -> None:
-        while self.client is not None:
+        while True:
             await asyncio.sleep(KEEPALIVE_S)
-            with contextlib.suppress(janus.JanusError):
-                await asyncio.to_thread(self.client.keepalive)
+            await asyncio.to_thread(self.signalling.keepalive)
 
     async def _dropped(self) -> None:
         while self.pc.connectionState not in ("failed", "closed"):
@@ -219,8 +339,7 @@ class Publisher:
 
 async def main_async(args: argparse.Namespace) -> int:
     kinds = [kind for kind in ("video", "audio") if getattr(args, kind)]
-    target = Target(args.janus, args.room, args.display, os.environ.get(PIN_ENV, ""), args.timeout)
-    publisher = Publisher(target, args.media, kinds)
+    publisher = Publisher(signalling(args, kinds), args.media, kinds, args.timeout)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, publisher.stopping.set)
@@ -230,18 +349,32 @@ async def main_async(args: argparse.Namespace) -> int:
         await publisher.close()
 
 
+def signalling(args: argparse.Namespace, kinds: list[str]) -> Signalling:
+    """WHIP with --whip, else Janus's API; the user's UserSig from the environment."""
+    user_sig = os.environ.get(PIN_ENV, "")
+    if args.whip:
+        return WhipSignalling(args.whip, user_sig, args.timeout)
+    target = Target(args.janus, args.room, args.display, user_sig, args.timeout)
+    return JanusSignalling(target, kinds)
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m workers.pusher.webrtc_publisher")
     parser.add_argument("--media", required=True, help="ffmpeg's Matroska, e.g. tcp://127.0.0.1:P")
-    parser.add_argument("--janus", required=True, help="the Janus HTTP API, …/janus")
-    parser.add_argument("--room", required=True)
-    parser.add_argument("--display", required=True, help="the participant's name: the UserId")
+    parser.add_argument("--janus", help="the Janus HTTP API, …/janus (with --room, --display)")
+    parser.add_argument("--room")
+    parser.add_argument("--display", help="the participant's name: the UserId")
+    parser.add_argument("--whip", help="a WHIP endpoint's URL (instead of --janus and --room)")
     parser.add_argument("--timeout", type=float, default=10.0, help="per signalling step, s")
     parser.add_argument("--video", action="store_true")
     parser.add_argument("--audio", action="store_true")
     args = parser.parse_args(argv)
     if not (args.video or args.audio):
         parser.error("nothing to publish: give --video, --audio or both")
+    if args.whip and (args.janus or args.room):
+        parser.error("--whip publishes without --janus and --room: give one or the other")
+    if not args.whip and not (args.janus and args.room and args.display):
+        parser.error("where to publish: give --whip URL, or --janus, --room and --display")
     return args
 
 

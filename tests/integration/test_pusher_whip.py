@@ -1,0 +1,157 @@
+"""The pusher's room publisher over WHIP, against a real simple-whip-server in front of a
+real Janus: the endpoint's publisher is in the room while the file plays and leaves when it
+ends (the DELETE); a wrong token is refused, and said so without the token; a WHIP server
+that is down is unreachable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.tools import free_port, require, wait_until
+from tests.support.whip import JanusWithWebsockets, WhipServer
+from workers.common.media.process import ManagedProcess
+from workers.pusher import builders, webrtc_publisher
+from workers.pusher.builders import CodecPlan, PushInput
+
+ROOM = 4321
+TOKEN = "user-sig-never-shown-7f3a"  # the endpoint's bearer token: the user's UserSig
+CLIP_S = 6
+
+
+@pytest.fixture(scope="module")
+def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusWithWebsockets]:
+    require("janus")
+    where = tmp_path_factory.mktemp("janus")
+    server = JanusWithWebsockets(where / "run", where)
+    server.start()
+    server.create_room(ROOM)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def whip(
+    janus: JanusWithWebsockets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WhipServer]:
+    where = tmp_path_factory.mktemp("whip")
+    server = WhipServer(where / "run", where, janus)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CLIP_S seconds of one colour and a 1 kHz tone (H.264/AAC: the pusher re-encodes)."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    argv = [require("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"color=c=0x28C85A:s=320x180:r=30:d={CLIP_S}",
+            "-f", "lavfi", "-i", f"sine=f=1000:r=48000:d={CLIP_S}",
+            "-c:v", "libx264", "-g", "30", "-c:a", "aac", "-shortest", str(path)]  # fmt: skip
+    subprocess.run(argv, check=True, timeout=60)
+    return path
+
+
+def publish(
+    clip: Path, whip_url: str, token: str, log_dir: Path
+) -> tuple[ManagedProcess, ManagedProcess]:
+    """ffmpeg serving the clip as VP8/Opus Matroska, and the publisher relaying it over WHIP."""
+    port = free_port()
+    plan = CodecPlan("h264", "aac", may_copy=False)
+    ffmpeg = ManagedProcess(
+        "ffmpeg", builders.webrtc_push_argv(require("ffmpeg"), PushInput(str(clip)), plan, port),
+        log_file=log_dir / "ffmpeg.log",
+    )  # fmt: skip
+    argv = [sys.executable, "-m", "workers.pusher.webrtc_publisher",
+            "--media", builders.media_url(port), "--whip", whip_url, "--timeout", "15",
+            "--video", "--audio"]  # fmt: skip
+    env = {**os.environ, webrtc_publisher.PIN_ENV: token}
+    publisher = ManagedProcess("publisher", argv, env=env, log_file=log_dir / "publisher.log")
+    ffmpeg.start()
+    publisher.start()
+    return ffmpeg, publisher
+
+
+def publishers(janus: JanusWithWebsockets, display: str) -> list[dict[str, object]]:
+    return [p for p in janus.participants(ROOM) if p["display"] == display and p.get("publisher")]
+
+
+def test_a_whip_publish_is_in_the_room_while_the_file_plays_and_leaves_at_its_end(
+    janus: JanusWithWebsockets, whip: WhipServer, clip: Path, tmp_path: Path
+) -> None:
+    # Given an endpoint for the room that asks for the user's token
+    url = whip.create_endpoint("alice", ROOM, token=TOKEN, label="alice")
+    # When the pusher publishes the file there over WHIP
+    ffmpeg, publisher = publish(clip, url, TOKEN, tmp_path)
+    try:
+        # Then the endpoint's participant publishes in the room while the media flows
+        wait_until(lambda: publishers(janus, "alice"), 30, 0.2, "alice publishing in the room")
+        wait_until(lambda: "relaying" in publisher.tail(), 15, 0.2, "the publisher relaying")
+        assert ffmpeg.alive, ffmpeg.tail()
+        # And when the file ends, the publisher hangs up (DELETE): the room no longer has it
+        assert publisher.wait(CLIP_S + 30), publisher.tail()
+        assert publisher.returncode == webrtc_publisher.ENDED, publisher.tail()
+        wait_until(lambda: not publishers(janus, "alice"), 10, 0.2, "alice to leave the room")
+        endpoint = next(e for e in whip.endpoints() if e["id"] == "alice")
+        assert endpoint["enabled"] is False  # the resource was deleted: the endpoint is free
+    finally:
+        for process in (publisher, ffmpeg):
+            process.stop(grace_s=3)
+            process.close()
+    assert TOKEN not in "\n".join(publisher.tail(200))
+
+
+def test_a_wrong_token_is_refused_and_not_shown(
+    janus: JanusWithWebsockets, whip: WhipServer, clip: Path, tmp_path: Path
+) -> None:
+    url = whip.create_endpoint("bob", ROOM, token=TOKEN, label="bob")
+    wrong = "wrong-sig-also-secret-91c2"
+    ffmpeg, publisher = publish(clip, url, wrong, tmp_path)
+    try:
+        assert publisher.wait(30), publisher.tail()
+        assert publisher.returncode == webrtc_publisher.REFUSED
+        said = "\n".join(publisher.tail(200))
+        assert "refused: the WHIP endpoint answered 403" in said
+        assert "the token was refused" in said
+        assert wrong not in said and TOKEN not in said
+        assert not publishers(janus, "bob")
+    finally:
+        for process in (publisher, ffmpeg):
+            process.stop(grace_s=3)
+            process.close()
+
+
+def test_an_unknown_endpoint_is_refused_as_such(
+    whip: WhipServer, clip: Path, tmp_path: Path
+) -> None:
+    ffmpeg, publisher = publish(clip, whip.endpoint_url("nobody"), TOKEN, tmp_path)
+    try:
+        assert publisher.wait(30), publisher.tail()
+        assert publisher.returncode == webrtc_publisher.REFUSED
+        assert "404" in "\n".join(publisher.tail()) and "no such WHIP endpoint" in "\n".join(
+            publisher.tail()
+        )
+    finally:
+        for process in (publisher, ffmpeg):
+            process.stop(grace_s=3)
+            process.close()
+
+
+def test_a_whip_server_that_is_down_is_unreachable(clip: Path, tmp_path: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}/whip/endpoint/alice"  # nothing listens there
+    ffmpeg, publisher = publish(clip, down, TOKEN, tmp_path)
+    try:
+        assert publisher.wait(30), publisher.tail()
+        assert publisher.returncode == webrtc_publisher.UNREACHABLE
+        said = "\n".join(publisher.tail())
+        assert "unreachable: the WHIP server at" in said and TOKEN not in said
+    finally:
+        for process in (publisher, ffmpeg):
+            process.stop(grace_s=3)
+            process.close()
