@@ -10,44 +10,19 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.http import StaticServer
 from tests.support.janus import (
     COLOUR,
-    JANUS_JS,
     TONE_HZ,
     JanusPublisher,
-    JanusServer,
-    publisher_pages,
 )
-from tests.support.janus_subscriber import CHROMIUM, BrowserSubscriber
-from tests.support.tools import missing, require, wait_until
+from tests.support.janus_subscriber import BrowserSubscriber
+from tests.support.tools import wait_until
 
 pytestmark = pytest.mark.integration
 
 PIN = "room-pin-8840"
 MAGENTA = (210, 40, 170)
 BLUE = (30, 60, 220)
-
-
-@pytest.fixture(scope="module")
-def janus_server(tmp_path_factory, log_dir) -> Iterator[JanusServer]:
-    require("janus")
-    require("python:aiortc")
-    server = JanusServer(tmp_path_factory.mktemp("janus"), log_dir)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory) -> Iterator[StaticServer]:
-    require(CHROMIUM)
-    require("python:playwright")
-    if not JANUS_JS.exists():
-        missing(f"{JANUS_JS} is not installed (apt-get install libjs-janus-gateway)")
-    server = publisher_pages(tmp_path_factory.mktemp("janus-pages"))
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -64,22 +39,6 @@ def participants(janus_server) -> Iterator[Callable[..., JanusPublisher]]:
     yield join
     for one in started:
         one.leave()
-
-
-@pytest.fixture
-def subscriber(pages, janus_server, tmp_path) -> Iterator[Callable[..., BrowserSubscriber]]:
-    """subscriber(room, display, pin=): a browser watching that participant; closed at the end."""
-    started: list[BrowserSubscriber] = []
-
-    def watch(room: int, display: str, pin: str = "") -> BrowserSubscriber:
-        where = tmp_path / f"subscriber-{len(started)}"
-        one = BrowserSubscriber(pages, janus_server, room, display, where, pin=pin)
-        started.append(one)
-        return one.start()
-
-    yield watch
-    for one in started:
-        one.close()
 
 
 def near(got, want, tolerance: float = 25) -> bool:
