@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     janus_timeout_s: float = Field(default=5.0, gt=0)
     janus_room_secret: str = ""
     janus_admin_key: str = ""
+    # Where Janus sends a recorded user's RTP: this worker's address as Janus reaches it
+    # (the chart sets the pod's address; loopback when Janus runs on the same host).
+    janus_forward_host: str = "127.0.0.1"
 
     # URL policy (SSRF): networks a task may reach although private/loopback.
     url_allowlist: list[str] = Field(default_factory=list)

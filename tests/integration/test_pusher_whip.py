@@ -19,6 +19,8 @@ from workers.common.media.process import ManagedProcess
 from workers.pusher import builders, webrtc_publisher
 from workers.pusher.builders import CodecPlan, PushInput
 
+pytestmark = pytest.mark.integration
+
 ROOM = 4321
 TOKEN = "user-sig-never-shown-7f3a"  # the endpoint's bearer token: the user's UserSig
 CLIP_S = 6

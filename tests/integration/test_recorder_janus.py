@@ -13,18 +13,13 @@ import pytest
 
 from tests.support import media
 from tests.support.api import Pool, local_file
-from tests.support.http import StaticServer
 from tests.support.janus import (
     COLOUR,
-    JANUS_JS,
     TONE_HZ,
     BrowserPublisher,
     JanusPublisher,
-    JanusServer,
-    publisher_pages,
 )
 from tests.support.recorder_helpers import RECORDER_TEST_ENV, RecorderApi, clip, seeds_request
-from tests.support.tools import missing, require
 
 pytestmark = pytest.mark.integration
 
@@ -32,35 +27,15 @@ POOL = Pool(RecorderApi)
 PIN = "room-pin-5521"
 
 
-@pytest.fixture(scope="module")
-def janus_server(tmp_path_factory, log_dir) -> Iterator[JanusServer]:
-    require("janus")
-    require("python:aiortc")
-    server = JanusServer(tmp_path_factory.mktemp("janus"), log_dir)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory) -> Iterator[StaticServer]:
-    require("chromium")
-    if not JANUS_JS.exists():
-        missing(f"{JANUS_JS} is not installed (apt-get install libjs-janus-gateway)")
-    server = publisher_pages(tmp_path_factory.mktemp("janus-pages"))
-    yield server
-    server.close()
-
-
 @pytest.fixture
-def browser(pages, janus_server, tmp_path) -> Iterator:
+def browser(janus_pages, janus_server, tmp_path) -> Iterator:
     """browser(room, display, pin=, colour=, tone_hz=): a Chromium participant publishing;
     every one leaves at the end."""
     started: list[BrowserPublisher] = []
 
     def join(room: int, display: str, **options) -> BrowserPublisher:
         where = tmp_path / f"browser-{len(started)}"
-        one = BrowserPublisher(pages, janus_server, room, display, where, **options)
+        one = BrowserPublisher(janus_pages, janus_server, room, display, where, **options)
         started.append(one)
         return one.start()
 

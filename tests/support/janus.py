@@ -191,6 +191,7 @@ def publisher_pages(directory: Path) -> StaticServer:
     """tests/pages/janus-publish.html and Debian's janus.js, served side by side."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(PAGE, directory / PAGE.name)
+    shutil.copy(PAGE.with_name("janus-subscribe.html"), directory / "janus-subscribe.html")
     shutil.copy(JANUS_JS, directory / "janus.js")
     return StaticServer(directory)
 

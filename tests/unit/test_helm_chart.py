@@ -182,7 +182,7 @@ def test_existing_secret_is_used_and_no_secret_is_rendered():
         e["valueFrom"]["secretKeyRef"]["name"]
         for _, c in containers(manifests)
         for e in c.get("env", [])
-        if "valueFrom" in e
+        if "secretKeyRef" in e.get("valueFrom", {})
     }
     assert refs == {"capstan-prod"}
 

@@ -60,6 +60,8 @@ class PusherSession(Session[PusherStart]):
             if settings.room_backend == "janus"
             else None
         )
+        if self.webrtc is not None:
+            self.room_url = self.webrtc.shown
         self.saved: ProgressStore | None = None
         if spec.redis and not self.source.live:
             self.saved = progress_store(spec, settings)

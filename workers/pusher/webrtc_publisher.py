@@ -25,13 +25,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import av
@@ -49,6 +51,9 @@ ENDED = 0  # the media ended (ffmpeg closed it), or we were told to stop
 REFUSED = 3  # the room said no: it does not exist, or the pin is wrong
 UNREACHABLE = 4  # the SFU's API did not answer
 NOT_CONNECTED = 5  # signalling worked but WebRTC (ICE/DTLS) did not connect, or dropped
+MEDIA_FAILED = 6  # ffmpeg's stream could not be read (it never came, or broke off)
+MEDIA_WAIT_S = 60.0  # for ffmpeg to open its input and listen (a live source probes first)
+MEDIA_TIMEOUTS_S = (10.0, 60.0)  # connect, then each read: ffmpeg's own stall watch is shorter
 CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 KEEPALIVE_S = 15.0  # Janus ends a session after 60 s without a request
 
@@ -220,6 +225,7 @@ class Publisher:
         self.pc = RTCPeerConnection()
         self.stopping = asyncio.Event()
         self.joined = False
+        self.media_failed = ""  # why ffmpeg's stream could not be read to its end
 
     async def run(self) -> int:
         try:
@@ -252,6 +258,9 @@ class Publisher:
             return NOT_CONNECTED
         if relaying in done:
             await self._drain()
+        if self.media_failed:
+            say(f"media: {self.media_failed}")
+            return MEDIA_FAILED
         say("ended")
         return ENDED
 
@@ -304,10 +313,8 @@ class Publisher:
             loop.call_soon_threadsafe(relayed.set)
 
     def _demux(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            container = av.open(self.media_url, format="matroska", mode="r", timeout=10)
-        except (av.FFmpegError, OSError) as exc:
-            say(f"media: cannot read ffmpeg's output at {self.media_url}: {exc}")
+        container = self._open_media()
+        if container is None:
             self._end_tracks(loop)
             return
         say("relaying")
@@ -320,10 +327,26 @@ class Publisher:
                 track = self.tracks[packet.stream.type]
                 loop.call_soon_threadsafe(track.queue.put_nowait, packet)
         except (av.FFmpegError, OSError) as exc:
-            say(f"media: ffmpeg's output broke off: {exc}")
+            self.media_failed = f"ffmpeg's output broke off: {exc}"
         finally:
             container.close()
             self._end_tracks(loop)
+
+    def _open_media(self) -> Any:
+        """ffmpeg's stream; ffmpeg listens only once its input is open (a live source can
+        take seconds to probe), so a refused connection is tried again for a while."""
+        deadline = time.monotonic() + MEDIA_WAIT_S
+        while not self.stopping.is_set():
+            try:
+                return av.open(
+                    self.media_url, format="matroska", mode="r", timeout=MEDIA_TIMEOUTS_S
+                )
+            except (av.FFmpegError, OSError) as exc:
+                if time.monotonic() > deadline or getattr(exc, "errno", None) != errno.ECONNREFUSED:
+                    self.media_failed = f"cannot read ffmpeg's output at {self.media_url}: {exc}"
+                    return None
+                time.sleep(0.1)
+        return None
 
     def _end_tracks(self, loop: asyncio.AbstractEventLoop) -> None:
         for track in self.tracks.values():

@@ -36,6 +36,11 @@ class WebRtcRoom:
     pin: str
     timeout_s: float
 
+    @property
+    def shown(self) -> str:
+        """The room as messages name it (no pin)."""
+        return f"{self.janus_url} room {self.room} as {self.display}"
+
     @classmethod
     def of(cls, settings: Settings, room: str, user_id: str, pin: str) -> WebRtcRoom:
         return cls(settings.janus_url, room, user_id, pin, settings.janus_timeout_s)

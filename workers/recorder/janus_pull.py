@@ -188,7 +188,7 @@ def _forward(
     process = ManagedProcess(f"recorder-janus-{run.stem}", argv).start()
     pull = JanusPullRun(run, process, room=room, client=client, publisher_id=publisher, sdp=sdp)
     body: dict[str, Any] = {"request": "rtp_forward", "room": room.key, "publisher_id": publisher,
-                            "host": "127.0.0.1", **_auth(settings)}  # fmt: skip
+                            "host": settings.janus_forward_host, **_auth(settings)}  # fmt: skip
     if audio:
         body |= {"audio_port": audio[0], "audio_pt": builders.AUDIO_PT}
     if video:

@@ -115,6 +115,8 @@ expands in CAPSTAN_REDIS_URL (Settings appends the db number).
 {{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_S3_ACCESS_KEY" "key" "s3-access-key" "optional" true) }}
 {{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_S3_SECRET_KEY" "key" "s3-secret-key" "optional" true) }}
 {{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_CALLBACK_SECRET" "key" "callback-secret" "optional" true) }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_JANUS_ADMIN_KEY" "key" "janus-admin-key" "optional" true) }}
+{{ include "capstan.secretEnv" (dict "ctx" . "name" "CAPSTAN_JANUS_ROOM_SECRET" "key" "janus-room-secret" "optional" true) }}
 - name: CAPSTAN_DATA_DIR
   value: /var/lib/capstan
 - name: CAPSTAN_PORT
