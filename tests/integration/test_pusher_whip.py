@@ -1,18 +1,20 @@
 """The pusher's room publisher over WHIP, against a real simple-whip-server in front of a
-real Janus: the endpoint's publisher is in the room while the file plays and leaves when it
-ends (the DELETE); a wrong token is refused, and said so without the token; a WHIP server
-that is down is unreachable."""
+real Janus: the endpoint's publisher is in the room while the file plays, a browser in the
+room sees its colour and hears its tone, and it leaves when the file ends (the DELETE); a
+wrong token is refused, and said so without the token; an unknown endpoint is refused as
+such; a WHIP server that is down is unreachable."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.janus_subscriber import BrowserSubscriber
 from tests.support.tools import free_port, require, wait_until
 from tests.support.whip import JanusWithWebsockets, WhipServer
 from workers.common.media.process import ManagedProcess
@@ -23,14 +25,20 @@ pytestmark = pytest.mark.integration
 
 ROOM = 4321
 TOKEN = "user-sig-never-shown-7f3a"  # the endpoint's bearer token: the user's UserSig
-CLIP_S = 6
+CLIP_S = 10
+COLOUR = (40, 200, 90)  # the clip's picture, 0x28C85A
+TONE_HZ = 1000
 
 
 @pytest.fixture(scope="module")
-def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusWithWebsockets]:
+def janus_server(
+    tmp_path_factory: pytest.TempPathFactory, log_dir: Path
+) -> Iterator[JanusWithWebsockets]:
+    """This module's Janus speaks WebSocket too (for the WHIP server); conftest's
+    ``subscriber`` watches its rooms."""
     require("janus")
-    where = tmp_path_factory.mktemp("janus")
-    server = JanusWithWebsockets(where / "run", where)
+    require("python:aiortc")
+    server = JanusWithWebsockets(tmp_path_factory.mktemp("janus"), log_dir)
     server.start()
     server.create_room(ROOM)
     yield server
@@ -38,11 +46,15 @@ def janus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusWithWebsock
 
 
 @pytest.fixture(scope="module")
+def janus(janus_server: JanusWithWebsockets) -> JanusWithWebsockets:
+    return janus_server
+
+
+@pytest.fixture(scope="module")
 def whip(
-    janus: JanusWithWebsockets, tmp_path_factory: pytest.TempPathFactory
+    janus: JanusWithWebsockets, tmp_path_factory: pytest.TempPathFactory, log_dir: Path
 ) -> Iterator[WhipServer]:
-    where = tmp_path_factory.mktemp("whip")
-    server = WhipServer(where / "run", where, janus)
+    server = WhipServer(tmp_path_factory.mktemp("whip"), log_dir, janus)
     server.start()
     yield server
     server.stop()
@@ -54,7 +66,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     argv = [require("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "lavfi", "-i", f"color=c=0x28C85A:s=320x180:r=30:d={CLIP_S}",
-            "-f", "lavfi", "-i", f"sine=f=1000:r=48000:d={CLIP_S}",
+            "-f", "lavfi", "-i", f"sine=f={TONE_HZ}:r=48000:d={CLIP_S}",
             "-c:v", "libx264", "-g", "30", "-c:a", "aac", "-shortest", str(path)]  # fmt: skip
     subprocess.run(argv, check=True, timeout=60)
     return path
@@ -84,22 +96,37 @@ def publishers(janus: JanusWithWebsockets, display: str) -> list[dict[str, objec
     return [p for p in janus.participants(ROOM) if p["display"] == display and p.get("publisher")]
 
 
-def test_a_whip_publish_is_in_the_room_while_the_file_plays_and_leaves_at_its_end(
-    janus: JanusWithWebsockets, whip: WhipServer, clip: Path, tmp_path: Path
+def test_a_whip_publish_is_seen_in_the_room_while_the_file_plays_and_leaves_at_its_end(
+    janus: JanusWithWebsockets,
+    whip: WhipServer,
+    clip: Path,
+    tmp_path: Path,
+    subscriber: Callable[..., BrowserSubscriber],
 ) -> None:
-    # Given an endpoint for the room that asks for the user's token
+    # Given an endpoint for the room that asks for the user's token, and a participant in
+    # the room waiting for "alice"
     url = whip.create_endpoint("alice", ROOM, token=TOKEN, label="alice")
+    viewer = subscriber(ROOM, "alice")
     # When the pusher publishes the file there over WHIP
     ffmpeg, publisher = publish(clip, url, TOKEN, tmp_path)
     try:
         # Then the endpoint's participant publishes in the room while the media flows
         wait_until(lambda: publishers(janus, "alice"), 30, 0.2, "alice publishing in the room")
         wait_until(lambda: "relaying" in publisher.tail(), 15, 0.2, "the publisher relaying")
+        # And the participant sees the clip's colour and hears its tone
+        seen = viewer.wait_receiving(timeout=30)
+        assert (seen["width"], seen["height"]) == (320, 180), seen
+        for got, sent in zip(seen["centre"], COLOUR, strict=True):
+            assert abs(got - sent) <= 25, f"the picture is {seen['centre']}, the clip {COLOUR}"
+        assert seen["audioRms"] > 0.01, seen
+        assert abs(seen["audioPeakHz"] - TONE_HZ) <= 50, seen
         assert ffmpeg.alive, ffmpeg.tail()
         # And when the file ends, the publisher hangs up (DELETE): the room no longer has it
         assert publisher.wait(CLIP_S + 30), publisher.tail()
         assert publisher.returncode == webrtc_publisher.ENDED, publisher.tail()
         wait_until(lambda: not publishers(janus, "alice"), 10, 0.2, "alice to leave the room")
+        assert "[alice] Terminating WHIP session" in whip.log.read_text()  # its DELETE
+        assert not [line for line in publisher.tail(200) if line.startswith("hang-up")]
         endpoint = next(e for e in whip.endpoints() if e["id"] == "alice")
         assert endpoint["enabled"] is False  # the resource was deleted: the endpoint is free
     finally:

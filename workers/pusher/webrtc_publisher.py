@@ -265,11 +265,13 @@ class Publisher:
         return ENDED
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.pc.close()
+        """Hang up first (WHIP's DELETE, Janus's session destroyed: we leave the room), then
+        close the connection, so that the server hears a hang-up, not a dropped peer."""
         if self.joined:
             self.joined = False
-            await asyncio.to_thread(self.signalling.hang_up)  # we leave the room
+            await asyncio.to_thread(self.signalling.hang_up)
+        with contextlib.suppress(Exception):
+            await self.pc.close()
 
     # ---- signalling ------------------------------------------------------------------
 
