@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.support.tools import free_port
-from workers.pusher.webrtc_publisher import Refused, Unreachable, WhipSignalling, parse
+from workers.pusher.signalling import Refused, Unreachable, WhipSignalling
+from workers.pusher.webrtc_publisher import parse
 
 TOKEN = "user-sig-secret-5e1d"
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"
