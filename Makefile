@@ -76,7 +76,7 @@ whip-server: ## simple-whip-server for the WHIP tests: Debian's src/*.js + npm m
 	if ! command -v npm >/dev/null; then \
 		if [ "$$(id -u)" != 0 ]; then echo "install: simple-whip-server needs npm: sudo apt-get install -y npm"; exit 1; fi; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; fi; \
-	tmp=$$(mktemp -d) && chmod 755 "$$tmp" && trap 'rm -rf "$$tmp"' EXIT && \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	(cd "$$tmp" && apt-get download -q simple-whip-server) && \
 	dpkg-deb -x "$$tmp"/simple-whip-server_*.deb "$$tmp/x" && \
 	mkdir -p $(WHIP_DIR)/src && \
