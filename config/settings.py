@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # Where Janus sends a recorded user's RTP: this worker's address as Janus reaches it
     # (the chart sets the pod's address; loopback when Janus runs on the same host).
     janus_forward_host: str = "127.0.0.1"
+    # The pusher publishes through WHIP (RFC 9725) at this URL instead, when set: a template
+    # with {Room}, {UserId}, {SdkAppId} (e.g. simple-whip-server in front of Janus,
+    # http://whip:7080/whip/endpoint/{Room}); the UserSig is the bearer token.
+    whip_url: str = ""
 
     # URL policy (SSRF): networks a task may reach although private/loopback.
     url_allowlist: list[str] = Field(default_factory=list)

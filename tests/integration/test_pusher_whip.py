@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.api import Pool
 from tests.support.janus_subscriber import BrowserSubscriber
+from tests.support.pusher_helpers import PusherApi, pusher_request
 from tests.support.tools import free_port, require, wait_until
 from tests.support.whip import JanusWithWebsockets, WhipServer
 from workers.common.media.process import ManagedProcess
@@ -23,6 +25,7 @@ from workers.pusher.builders import CodecPlan, PushInput
 
 pytestmark = pytest.mark.integration
 
+POOL = Pool(PusherApi)
 ROOM = 4321
 TOKEN = "user-sig-never-shown-7f3a"  # the endpoint's bearer token: the user's UserSig
 CLIP_S = 10
@@ -184,3 +187,36 @@ def test_a_whip_server_that_is_down_is_unreachable(clip: Path, tmp_path: Path) -
         for process in (publisher, ffmpeg):
             process.stop(grace_s=3)
             process.close()
+
+
+@pytest.fixture
+def farm_env(whip: WhipServer) -> dict[str, str]:
+    """A farm whose pusher publishes through WHIP: the endpoint named after the user."""
+    return {"CAPSTAN_WHIP_URL": whip.endpoint_url("{UserId}")}
+
+
+def test_the_pusher_publishes_through_whip_when_the_farm_has_a_whip_url(
+    api, worker, janus, whip, clip, static_server, subscriber
+) -> None:
+    # Given a farm with CAPSTAN_WHIP_URL, an endpoint for "whipbot" with the user's token,
+    # and a participant in the room waiting for it
+    whip.create_endpoint("whipbot", ROOM, token=TOKEN)
+    viewer = subscriber(ROOM, "whipbot")
+    files = static_server(clip.parent)
+
+    # When the seeds' request pushes the clip as "whipbot", its UserSig the token
+    task_id = api.start(pusher_request(files.url_for(clip.name), "whipbot", userSig=TOKEN))
+    api.wait_status(task_id, "pushing")
+
+    # Then the participant sees and hears it, and Describe shows the position moving
+    seen = viewer.wait_receiving(timeout=30)
+    assert (seen["width"], seen["height"]) == (320, 180), seen
+    assert abs(seen["audioPeakHz"] - TONE_HZ) <= 50, seen
+    assert api.wait_position(task_id, 2.0, timeout=30) < CLIP_S
+
+    # And Stop hangs up: the endpoint's participant leaves, the task ends without an error
+    api.act("Stop", task_id)
+    done = api.finished(task_id)
+    assert "ErrorCode" not in done["Result"], done["Result"]
+    wait_until(lambda: not publishers(janus, "whipbot"), 15, 0.2, "whipbot leaves")
+    assert TOKEN not in str(done) and TOKEN not in worker.log.read_text()

@@ -173,12 +173,23 @@ def test_an_audio_only_webrtc_push_publishes_audio_only():
     plan = CodecPlan(None, "mp3", may_copy=False)
     argv = builders.webrtc_push_argv("ffmpeg", PushInput("in.mp3"), plan, 40124)
     assert "-c:v" not in argv and window(argv, "-c:a") == ["libopus"]
-    publisher = builders.publisher_argv(40124, "http://j/janus", "5", "bob", plan, timeout_s=5)
+    room = builders.WebRtcRoom("http://j/janus", "5", "bob", "pin", 5)
+    publisher = builders.publisher_argv(40124, room, plan)
     assert "--audio" in publisher and "--video" not in publisher
 
 
 def test_the_room_publisher_gets_no_secret_on_its_command_line():
     plan = CodecPlan("h264", "aac", may_copy=False)
-    argv = builders.publisher_argv(40125, "http://j/janus", "5", "bob", plan, timeout_s=5)
+    room = builders.WebRtcRoom("http://j/janus", "5", "bob", "s3cret-pin", 5)
+    argv = builders.publisher_argv(40125, room, plan)
     assert window(argv, "--media") == ["tcp://127.0.0.1:40125"]
-    assert window(argv, "--display") == ["bob"] and not any("pin" in a for a in argv)
+    assert window(argv, "--janus", 3) == ["http://j/janus", "--room", "5"]
+    assert window(argv, "--display") == ["bob"] and not any("s3cret" in a for a in argv)
+    assert "s3cret" not in repr(room)
+
+
+def test_with_a_whip_url_the_publisher_signals_through_whip():
+    plan = CodecPlan("h264", "aac", may_copy=False)
+    room = builders.WebRtcRoom("", "5", "bob", "tok", 5, whip_url="http://w/whip/endpoint/5")
+    argv = builders.publisher_argv(40126, room, plan)
+    assert window(argv, "--whip") == ["http://w/whip/endpoint/5"] and "--janus" not in argv

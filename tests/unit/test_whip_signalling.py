@@ -113,7 +113,7 @@ def test_a_201_without_a_location_is_refused(server):
         WhipSignalling(endpoint(server), TOKEN, timeout_s=5).offer(OFFER)
 
 
-def test_a_5xx_is_the_server_failing(server):
+def test_an_unavailable_server_is_unreachable(server):
     server.status, server.location, server.body = 503, "", "Janus unavailable"
     with pytest.raises(Unreachable, match=re.escape("503 Service Unavailable (Janus unavailable)")):
         WhipSignalling(endpoint(server), TOKEN, timeout_s=5).offer(OFFER)
@@ -143,3 +143,10 @@ def test_one_way_to_publish_is_given(argv, capsys):
 def test_whip_needs_no_room_nor_display():
     args = parse(["--media", "tcp://127.0.0.1:1", "--audio", "--whip", "http://h/whip/endpoint/a"])
     assert args.whip == "http://h/whip/endpoint/a" and args.display is None
+
+
+def test_a_server_error_that_is_not_unavailability_is_a_refusal(server):
+    # simple-whip-server answers 500 when Janus refuses the publish (a wrong pin)
+    server.status, server.location, server.body = 500, "", "Unauthorized (wrong pin)"
+    with pytest.raises(Refused, match=re.escape("500 Internal Server Error")):
+        WhipSignalling(endpoint(server), TOKEN, timeout_s=5).offer(OFFER)

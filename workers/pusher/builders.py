@@ -10,7 +10,7 @@ goes to stderr next to its messages.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workers.common.media import ffmpeg
 
@@ -39,6 +39,25 @@ class CodecPlan:
     @property
     def copies_all(self) -> bool:
         return (self.video is None or self.copy_video) and (self.audio is None or self.copy_audio)
+
+
+@dataclass(frozen=True)
+class WebRtcRoom:
+    """Where a WebRTC push goes: a Janus VideoRoom (its API), or a WHIP endpoint."""
+
+    janus_url: str
+    room: str
+    display: str
+    pin: str = field(repr=False)  # the room's pin, or WHIP's bearer token: the UserSig
+    timeout_s: float = 10.0
+    whip_url: str = ""  # set: publish through this WHIP endpoint, not Janus's own API
+
+    @property
+    def shown(self) -> str:
+        """The room as messages name it (no pin)."""
+        if self.whip_url:
+            return f"WHIP endpoint {self.whip_url} as {self.display}"
+        return f"{self.janus_url} room {self.room} as {self.display}"
 
 
 @dataclass(frozen=True)
@@ -136,15 +155,17 @@ def webrtc_push_argv(binary: str, source: PushInput, plan: CodecPlan, port: int)
     ]  # fmt: skip
 
 
-def publisher_argv(
-    port: int, janus_url: str, room: str, display: str, plan: CodecPlan, *, timeout_s: float
-) -> list[str]:
-    """The room publisher (workers.pusher.webrtc_publisher); the pin goes in its env."""
+def publisher_argv(port: int, room: WebRtcRoom, plan: CodecPlan) -> list[str]:
+    """The room publisher (workers.pusher.webrtc_publisher): through Janus's API, or a WHIP
+    endpoint; the pin (or token) goes in its env, never here."""
     kinds = [flag for flag, has in (("--video", plan.video), ("--audio", plan.audio)) if has]
+    if room.whip_url:
+        where = ["--whip", room.whip_url]
+    else:
+        where = ["--janus", room.janus_url, "--room", room.room]
     return [
-        sys.executable, "-m", "workers.pusher.webrtc_publisher",
-        "--media", media_url(port), "--janus", janus_url, "--room", room,
-        "--display", display, "--timeout", f"{timeout_s:g}", *kinds,
+        sys.executable, "-m", "workers.pusher.webrtc_publisher", "--media", media_url(port),
+        *where, "--display", room.display, "--timeout", f"{room.timeout_s:g}", *kinds,
     ]  # fmt: skip
 
 

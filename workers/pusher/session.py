@@ -33,7 +33,7 @@ from workers.pusher.source import (
     source_of,
 )
 from workers.pusher.timeline import Passes, RunPlan
-from workers.pusher.webrtc_push import WebRtcPushRun, WebRtcRoom
+from workers.pusher.webrtc_push import WebRtcPushRun, webrtc_room
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,12 @@ class PusherSession(Session[PusherStart]):
         self.room_url = rooms.push_url(
             settings, int(spec.sdkAppId), spec.roomId, spec.userId, self.user_sig
         )
-        # room_backend "janus": a WebRTC room, published into by a second process.
+        # A WebRTC room (room_backend "janus", or any SFU's WHIP endpoint at whip_url),
+        # published into by a second process.
+        user = rooms.RoomUser(int(spec.sdkAppId), str(spec.roomId), spec.userId, self.user_sig)
         self.webrtc = (
-            WebRtcRoom.of(settings, str(spec.roomId), spec.userId, self.user_sig)
-            if settings.room_backend == "janus"
+            webrtc_room(settings, user)
+            if settings.room_backend == "janus" or settings.whip_url
             else None
         )
         if self.webrtc is not None:

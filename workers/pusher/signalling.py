@@ -99,6 +99,10 @@ WHIP_REFUSALS = {401: "the token was refused", 403: "the token was refused",
                  404: "no such WHIP endpoint"}  # fmt: skip
 
 
+# The server is there but cannot serve now (overloaded, or its SFU is away): tried again.
+UNAVAILABLE = frozenset({502, 503, 504})
+
+
 class WhipSignalling:
     """WHIP: POST the offer (application/sdp, Bearer token), 201 with the answer and a
     Location; DELETE that resource to hang up."""
@@ -150,8 +154,10 @@ class WhipSignalling:
 
     def _refusal(self, answer: requests.Response) -> Exception:
         why = WHIP_REFUSALS.get(answer.status_code)
-        if answer.status_code >= 500:
+        if answer.status_code in UNAVAILABLE:
             return Unreachable(f"the WHIP endpoint failed: {self._status(answer)}")
+        if answer.status_code >= 500:  # simple-whip-server: Janus refused (e.g. a wrong pin)
+            return Refused(f"the WHIP endpoint failed: {self._status(answer)}")
         if why is None:
             why = "the publish was not accepted"
         return Refused(f"the WHIP endpoint answered {self._status(answer)}: {why}")

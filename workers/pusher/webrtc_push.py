@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from config.settings import Settings
+from workers.common.domain import rooms
 from workers.common.domain.errors import Code
 from workers.common.media.process import ManagedProcess
 from workers.pusher import builders
-from workers.pusher.builders import CodecPlan, PushInput
+from workers.pusher.builders import CodecPlan, PushInput, WebRtcRoom
 from workers.pusher.push import Failure, PushRun
 from workers.pusher.webrtc_publisher import PIN_ENV, REFUSED, UNREACHABLE
 
@@ -26,24 +26,11 @@ PUBLISHER_STOP_GRACE_S = 3.0
 _REASONS = ("refused: ", "unreachable: ", "not connected: ", "media: ")  # its failure lines
 
 
-@dataclass(frozen=True)
-class WebRtcRoom:
-    """Where a WebRTC push goes: a Janus VideoRoom, as the user, with the room's pin."""
-
-    janus_url: str
-    room: str
-    display: str
-    pin: str
-    timeout_s: float
-
-    @property
-    def shown(self) -> str:
-        """The room as messages name it (no pin)."""
-        return f"{self.janus_url} room {self.room} as {self.display}"
-
-    @classmethod
-    def of(cls, settings: Settings, room: str, user_id: str, pin: str) -> WebRtcRoom:
-        return cls(settings.janus_url, room, user_id, pin, settings.janus_timeout_s)
+def webrtc_room(settings: Settings, user: rooms.RoomUser) -> WebRtcRoom:
+    """The farm's WebRTC room for ``user``: through WHIP when whip_url is set, else Janus."""
+    whip = rooms.render(settings.whip_url, settings, user) if settings.whip_url else ""
+    return WebRtcRoom(settings.janus_url, user.room, user.user_id, user.user_sig,
+                      settings.janus_timeout_s, whip)  # fmt: skip
 
 
 def free_tcp_port() -> int:
@@ -66,9 +53,7 @@ class WebRtcPushRun(PushRun):
         port = free_tcp_port()
         self.media_url = builders.media_url(port)
         super().__init__(name, builders.webrtc_push_argv(binary, source, plan, port), secrets)
-        argv = builders.publisher_argv(
-            port, room.janus_url, room.room, room.display, plan, timeout_s=room.timeout_s
-        )
+        argv = builders.publisher_argv(port, room, plan)
         self.publisher = ManagedProcess(
             f"{name}-webrtc",
             argv,
