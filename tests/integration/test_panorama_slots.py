@@ -208,3 +208,27 @@ def test_a_start_of_another_size_builds_its_own_stack(api, worker, pages, settin
     (picture,) = [s for s in media.probe(path)["streams"] if s["codec_type"] == "video"]
     assert (picture["width"], picture["height"]) == (320, 240)
     assert close_to(media.frame_rgb(path, 1.0), BLUE)
+
+
+def test_a_taken_slot_outlives_the_keeper_that_built_it(settings):
+    # Given a pool that built a slot, and a task that took it
+    from workers.panorama import slots
+
+    require_browser_stack()
+    pool = slots.SlotPool(1, lambda: slots.build_stack(settings)).start()
+    try:
+        deadline = time.monotonic() + SLOT_BUILD_S
+        while pool.ready < 1:
+            assert time.monotonic() < deadline, "no warm slot was built"
+            time.sleep(0.1)
+        stack = pool.take(slots.DEFAULT_FRAME)
+        assert stack is not None
+    finally:
+        # When the pool stops (the bench's stop_pool, a draining worker): its keeper ends
+        pool.close()
+    try:
+        # Then the task's stack goes on: its display, sound server and browser all there
+        time.sleep(2)
+        assert slots.alive(stack), stack.failure()
+    finally:
+        stack.close()

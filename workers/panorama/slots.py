@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,13 @@ DEFAULT_FRAME = Frame(DEFAULT_WIDTH, DEFAULT_HEIGHT)
 CHECK_EVERY_S = 1.0  # how often ready slots are checked for a dead process
 SETTLE_S = 2.0  # after a take, the Start's page load and capture start go first
 RETRY_MAX_S = 30.0  # a slot that fails to build is tried again, backing off up to this
+
+
+# Slot stacks are started from this thread, never from the keeper: their processes die with
+# the thread that started them (PR_SET_PDEATHSIG, so a killed worker leaves no orphans), and a
+# keeper that stops (stop_pool, a draining worker) must not take the slot a task is
+# recording with down with it. This thread lasts as long as the process.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="panorama-slot-spawner")
 
 
 class SlotPool:
@@ -138,7 +146,7 @@ class SlotPool:
 
     def _add_one(self) -> bool:
         try:
-            stack = self._build()
+            stack = _SPAWNER.submit(self._build).result()
         except Exception as exc:
             log.warning("panorama: a warm slot did not start: %s", exc)
             return False
