@@ -89,12 +89,16 @@ whip-server: ## simple-whip-server for the WHIP tests: Debian's src/*.js + npm m
 run: install ## start the local farm in the foreground (Ctrl-C stops it)
 	$(PY) -m deploy.local.supervisor
 
+# Unit tests use the CPU only: both cores (pytest-xdist). The others keep real time (capture,
+# pacing, A/V sync) and run one at a time: side by side they starve each other's media.
 test: install ## every test (CI=true: missing tools fail instead of skipping)
-	@$(TEST_ENV) $(PYTEST) -q; rc=$$?; \
+	@$(TEST_ENV) $(PYTEST) -q -n 2 tests/unit; rc=$$?; \
+	if [ $$rc != 0 ] && [ $$rc != 5 ]; then exit $$rc; fi; \
+	$(TEST_ENV) $(PYTEST) -q --ignore=tests/unit; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "test: no tests collected"; exit 0; fi; exit $$rc
 
 test-unit: venv ## tests/unit only (no servers)
-	@$(TEST_ENV) $(PYTEST) -q tests/unit; rc=$$?; \
+	@$(TEST_ENV) $(PYTEST) -q -n 2 tests/unit; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "test: no tests collected"; exit 0; fi; exit $$rc
 
 test-integration: install ## tests/integration only (real servers)
