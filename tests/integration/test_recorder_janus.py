@@ -124,6 +124,28 @@ def test_mode_00_records_the_participant_to_mp3(api, worker, settings, janus_ser
     assert media.tone_level(path, TONE_HZ) > -30
 
 
+def test_mode_01_records_the_picture_alone_of_a_str_room_id(
+    api, worker, settings, janus_server, publisher
+):
+    # Given an aiortc participant publishing in room 4306, named by its StrRoomId
+    room, user = janus_server.create_room(4306), "dana"
+    publisher.append(JanusPublisher(janus_server.url, room, user).start())
+
+    # When the recorder records their picture (Mode 01) for about 4 s
+    task_id = api.start(seeds_request(user, RoomId=None, StrRoomId=str(room), Mode="01"))
+    api.wait_present(task_id, timeout=30)
+    time.sleep(4)
+    api.act("Stop", task_id)
+    path = recorded_file(api, settings, task_id)
+
+    # Then an MP4 of H.264 video alone, showing the participant's colour
+    assert path.suffix == ".mp4"
+    assert media.codecs(path) == {"video": "h264"}
+    duration = float(media.probe(path)["duration"])
+    assert duration >= 2.0, duration
+    assert_colour(path, duration / 2)
+
+
 @pytest.mark.parametrize(
     ("room", "sig", "says"),
     [(4999, PIN, "room 4999 does not exist"), (4303, "wrong-pin", "is not room 4303's pin")],
