@@ -40,16 +40,21 @@ COUNTS = {
     "(python -m workers.pusher.webrtc_publisher, aiortc), per task; part of "
     "cores_per_session",
     "worker_process_cores": "the Celery worker process's own CPU, for all tasks together",
-    "media_s_per_wall_s": "push only: the slowest push's Position moved this many media "
-    "seconds per wall second in the window (1.0: real time, so the CPU is not throttled)",
+    "media_s_per_wall_s": "push: the slowest push's Position moved this many media seconds "
+    "per wall second in the window (1.0: real time; below: the machine could not keep up "
+    "and the push's CPU is throttled); record: the shortest recording's duration over the "
+    "time from Start to Stop (a little under 1.0 when real time: the start-up)",
+    "cpu_s_per_media_s": "push: CPU seconds of the worker's tree per media second pushed in "
+    "the window; equals cores_per_session when the pushes keep real time, and stays fair "
+    "when they do not",
     "recorded": "record only: what each recording's MP4 holds (ffprobe), started before "
     "the window and stopped after it",
     "janus_cores_per_stream": "Janus phases only: the janus process's CPU per participant "
     "stream (not part of cores_per_session); push: Janus takes the stream in, nobody "
     "subscribes; record: Janus takes it in and rtp_forwards it to the recorder",
-    "record.janus publishers": "the participants the recorder records publish with the "
-    "pusher's own pair (ffmpeg VP8/Opus from the same clip + webrtc_publisher), outside "
-    "the worker, not counted",
+    "record.janus publishers": "the participants the recorder records publish the same clip "
+    "encoded beforehand as the pusher encodes it (VP8/Opus), with the pusher's own room "
+    "publisher (webrtc_publisher) fed by an ffmpeg -re copy; outside the worker, not counted",
     "record.rtmp publishers": "ffmpeg -re copies of the clip into nginx-rtmp, not counted",
 }
 
@@ -117,12 +122,18 @@ def ffmpeg(*args: str) -> None:
 
 
 def make_clips(directory: Path, seconds: int) -> dict[str, Path]:
-    """The clip (MP4, H.264/AAC), its MPEG-4 Part 2/MP3 copy (MKV) and an FLV remux."""
+    """The clip (MP4, H.264/AAC), its MPEG-4 Part 2/MP3 copy (MKV), an FLV remux (RTMP
+    participants) and its VP8/Opus encoding as the pusher encodes it (WebRTC participants)."""
+    from workers.pusher.builders import CodecPlan, webrtc_codec_args
+
     clip = sample_video(directory / "clip.mp4", seconds)
+    vp8 = CodecPlan("h264", "aac", may_copy=False)
+    ffmpeg("-i", str(clip), *webrtc_codec_args(vp8), str(directory / "clip-vp8.mkv"))
     ffmpeg("-i", str(clip), "-c:v", "mpeg4", "-q:v", "2", "-g", "50", "-c:a", "libmp3lame",
            "-b:a", "128k", str(directory / "clip-mpeg4.mkv"))  # fmt: skip
     ffmpeg("-i", str(clip), "-c", "copy", "-f", "flv", str(directory / "clip.flv"))
-    return {"h264": clip, "mpeg4": directory / "clip-mpeg4.mkv", "flv": directory / "clip.flv"}
+    names = {"mpeg4": "clip-mpeg4.mkv", "flv": "clip.flv", "vp8": "clip-vp8.mkv"}
+    return {"h264": clip, **{kind: directory / name for kind, name in names.items()}}
 
 
 # ---- the farm -------------------------------------------------------------------------------
@@ -223,6 +234,8 @@ def push_phase(bench: Bench, url: str, args: argparse.Namespace, janus: bool) ->
         moved = [bench.pusher.position(t) - b for t, b in zip(tasks, before, strict=True)]
         # 1.0: every push kept real time in the window (Position moves in ffmpeg's steps)
         figure["media_s_per_wall_s"] = round(min(moved) / figure["window_s"], 2)
+        cpu_s = figure["cores_per_session"] * figure["window_s"] * args.sessions
+        figure["cpu_s_per_media_s"] = round(cpu_s / sum(moved), 4) if sum(moved) > 0 else None
     finally:
         for task in tasks:
             bench.pusher.act("Stop", task)
@@ -258,26 +271,34 @@ def rtmp_participants(bench: Bench, clip: Path, users: list[str]) -> None:
 
 
 def janus_participants(bench: Bench, clip: Path, users: list[str]) -> None:
-    """Room users publishing the clip into Janus as the pusher does: an ffmpeg encoding
-    VP8/Opus and the pusher's webrtc_publisher process, looping the clip."""
+    """Room users publishing ``clip`` (already VP8/Opus) into Janus with the pusher's own
+    webrtc_publisher process, fed by an ffmpeg that copies the clip in a loop in real time
+    (the pusher's pair without its encoding: like the RTMP users, a cheap publisher)."""
+    from workers.pusher import builders
     from workers.pusher.builders import CodecPlan, PushInput
-    from workers.pusher.webrtc_push import WebRtcPushRun, WebRtcRoom
+    from workers.pusher.webrtc_push import free_tcp_port
 
-    plan = CodecPlan("h264", "aac", may_copy=False)
-    source = PushInput(str(clip), loops=-1)
-    runs = []
+    plan = CodecPlan("vp8", "opus", may_copy=False)
+    procs = []
     for user in users:
-        room = WebRtcRoom(bench.janus.url, str(RECORD_ROOM), user, "", 10.0)
-        runs.append(WebRtcPushRun(f"participant-{user}", "ffmpeg", source, plan, room).start())
+        port = free_tcp_port()
+        feed = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+                *builders.input_args(PushInput(str(clip), loops=-1)), "-map", "0", "-c", "copy",
+                "-f", "matroska", f"{builders.media_url(port)}?listen=1"]  # fmt: skip
+        relay = builders.publisher_argv(
+            port, bench.janus.url, str(RECORD_ROOM), user, plan, timeout_s=10
+        )
+        procs.append(subprocess.Popen(feed, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(relay, stderr=subprocess.DEVNULL))
 
     def stop() -> None:
-        for run in runs:
-            run.stop()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
 
     bench.cleanups.append(stop)
     wait_for("the participants in the Janus room", lambda: publishing(bench, RECORD_ROOM, users))
-    for run in runs:
-        wait_for(f"{run.publisher.name} relaying", lambda r=run: r.flowing, timeout=30)
 
 
 def record_phase(bench: Bench, clip: Path, args: argparse.Namespace, janus: bool) -> dict[str, Any]:
@@ -289,6 +310,7 @@ def record_phase(bench: Bench, clip: Path, args: argparse.Namespace, janus: bool
     room = RECORD_ROOM if janus else RTMP_RECORD_ROOM
     (janus_participants if janus else rtmp_participants)(bench, clip, users)
     worker = bench.worker("recorder", args.sessions, janus)
+    started = time.monotonic()
     tasks = [bench.recorder.start(seeds_request(u, RoomId=room, Mode="02")) for u in users]
     try:
         for task in tasks:
@@ -298,10 +320,13 @@ def record_phase(bench: Bench, clip: Path, args: argparse.Namespace, janus: bool
     finally:
         for task in tasks:
             bench.recorder.act("Stop", task)
+        stopped = time.monotonic()
         done = [bench.recorder.finished(task, timeout=300) for task in tasks]
         worker.stop()
         bench.cleanups.pop()()  # the participants leave
     figure["recorded"] = [recorded(bench, d) for d in done]
+    durations = [r.get("duration_s", 0.0) for r in figure["recorded"]]
+    figure["media_s_per_wall_s"] = round(min(durations) / (stopped - started), 2)
     return figure
 
 
@@ -345,7 +370,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         }
         record = {
             "rtmp": record_phase(bench, clips["flv"], args, janus=False),
-            "janus": record_phase(bench, clips["h264"], args, janus=True),
+            "janus": record_phase(bench, clips["vp8"], args, janus=True),
         }
     finally:
         if bench is not None:
@@ -353,6 +378,12 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         files.close()
     push["webrtc_vs_rtmp_copy"] = ratio(push["webrtc"], push["rtmp_copy"])
     push["webrtc_vs_rtmp_encode"] = ratio(push["webrtc"], push["rtmp_encode"])
+    per_media = {k: push[k]["cpu_s_per_media_s"] for k in ("webrtc", "rtmp_copy", "rtmp_encode")}
+    if all(per_media.values()):
+        push["per_media_s"] = {
+            "webrtc_vs_rtmp_copy": round(per_media["webrtc"] / per_media["rtmp_copy"], 2),
+            "webrtc_vs_rtmp_encode": round(per_media["webrtc"] / per_media["rtmp_encode"], 2),
+        }
     record["janus_vs_rtmp"] = ratio(record["janus"], record["rtmp"])
     return {"push": push, "record": record}
 
