@@ -17,7 +17,7 @@ HELM := $(VENV)/bin/helm
 # cannot be installed beside nodesource's nodejs), its node modules from npm, into var/.
 WHIP_DIR := var/whip-server
 WHIP_NPM := async@3 colors@1.4.0 cors@2 debug@4 express@4 websocket@1.0.35
-BENCHES := dispatcher recorder pusher panorama scale
+BENCHES := dispatcher recorder pusher panorama scale webrtc
 # CI=true (passed through): a test missing a tool fails instead of skipping.
 TEST_ENV := $(if $(CI),CI=$(CI))
 
