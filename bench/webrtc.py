@@ -285,9 +285,8 @@ def janus_participants(bench: Bench, clip: Path, users: list[str]) -> None:
         feed = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
                 *builders.input_args(PushInput(str(clip), loops=-1)), "-map", "0", "-c", "copy",
                 "-f", "matroska", f"{builders.media_url(port)}?listen=1"]  # fmt: skip
-        relay = builders.publisher_argv(
-            port, bench.janus.url, str(RECORD_ROOM), user, plan, timeout_s=10
-        )
+        room = builders.WebRtcRoom(bench.janus.url, str(RECORD_ROOM), user, "", 10)
+        relay = builders.publisher_argv(port, room, plan)
         procs.append(subprocess.Popen(feed, stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(relay, stderr=subprocess.DEVNULL))
 
