@@ -94,7 +94,7 @@ run: install ## start the local farm in the foreground (Ctrl-C stops it)
 test: install ## every test (CI=true: missing tools fail instead of skipping)
 	@$(TEST_ENV) $(PYTEST) -q -n 2 tests/unit; rc=$$?; \
 	if [ $$rc != 0 ] && [ $$rc != 5 ]; then exit $$rc; fi; \
-	$(TEST_ENV) $(PYTEST) -q --ignore=tests/unit; rc=$$?; \
+	$(TEST_ENV) $(PYTEST) -q --durations=40 --ignore=tests/unit; rc=$$?; \
 	if [ $$rc = 5 ]; then echo "test: no tests collected"; exit 0; fi; exit $$rc
 
 test-unit: venv ## tests/unit only (no servers)
