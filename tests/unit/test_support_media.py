@@ -46,6 +46,15 @@ def test_the_tone_is_loud_at_its_frequency_and_quiet_elsewhere(clip):
     assert elsewhere < at_tone - 20
 
 
+def test_a_loud_tone_does_not_leak_into_a_band_an_octave_and_a_half_away(tmp_path):
+    # what the side-by-side test relies on: a 1200 Hz page is told from a 440 Hz one
+    tone = tmp_path / "tone.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=1200:duration=2",
+                    "-af", "volume=0.9", str(tone)], check=True)  # fmt: skip
+
+    assert tone_level(tone, 1200) - tone_level(tone, 440) > 45
+
+
 def test_a_frame_has_the_colour_it_was_made_with(clip):
     rgb = frame_rgb(clip, 1.0)
 
