@@ -165,6 +165,7 @@ def test_a_webrtc_push_encodes_vp8_opus_and_waits_for_the_publisher_on_loopback(
     assert not plan.copy_video and not plan.copy_audio  # a VideoRoom carries VP8/Opus
     assert window(argv, "-c:v") == ["libvpx"] and window(argv, "-c:a") == ["libopus"]
     assert window(argv, "-lag-in-frames") == ["0"]  # no look-ahead: real time
+    assert window(argv, "-threads") == ["1"]  # libvpx's threads spin against each other
     assert window(argv, "-ss") == ["12.000"] and "-re" in argv
     assert argv[-3:] == ["-f", "matroska", "tcp://127.0.0.1:40123?listen=1"]
 
