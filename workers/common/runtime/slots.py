@@ -1,0 +1,77 @@
+"""A pool worker advertises its task slots (its Celery concurrency) while it consumes.
+
+The advert rides Celery's own rhythm: ``heartbeat_sent`` (every ~2 s with ``-E``, the same hook
+the probe's heartbeat file uses) renews it for ``slot_advert_ttl_s``, so a worker that dies,
+hangs or loses Redis stops counting once its advert expires, with no thread of our own. A
+draining worker (SIGTERM) withdraws it at once: its slots are going away.
+
+Admission (the Start script) and the ops capacity route read the sum of the live adverts
+(workers.common.domain.slots).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery.signals import celeryd_after_setup, heartbeat_sent, worker_shutting_down
+
+from config.settings import SERVICES, get_settings
+from workers.common.domain.redis_client import QUICK_RETRIES, redis_for
+from workers.common.domain.slots import SlotBoard
+from workers.common.runtime.drain import draining
+
+log = logging.getLogger(__name__)
+
+
+class Advert:
+    """This worker's advert: its pool, node name and slots."""
+
+    def __init__(self, board: SlotBoard, pool: str, node: str, slots: int, ttl_s: float):
+        self.board, self.pool, self.node, self.slots, self.ttl_s = board, pool, node, slots, ttl_s
+        self.withdrawn = False
+
+    def renew(self) -> None:
+        if self.withdrawn or draining.is_set():  # a draining worker never advertises again
+            return
+        try:
+            self.board.advertise(self.pool, self.node, self.slots, self.ttl_s)
+        except redis.RedisError as exc:  # the advert expires: this worker stops counting
+            log.warning("slots: could not advertise %s: %s", self.node, exc)
+
+    def withdraw(self) -> None:
+        self.withdrawn = True
+        try:
+            self.board.withdraw(self.pool, self.node)
+        except redis.RedisError as exc:  # it expires on its own within ttl_s
+            log.warning("slots: could not withdraw %s: %s", self.node, exc)
+
+
+_advert: list[Advert] = []
+
+
+@celeryd_after_setup.connect
+def _start(sender: str, instance: Any = None, **_: Any) -> None:
+    # Node names are "<pool>@<host>" (deploy/local/stack.py, the Helm chart); the
+    # reconciler's worker runs no task of a pool and advertises nothing.
+    pool = sender.split("@", 1)[0]
+    if pool not in SERVICES or instance is None:
+        return
+    settings = get_settings()
+    board = SlotBoard(redis_for(settings, settings.store_db, QUICK_RETRIES))
+    ttl_s = settings.slot_advert_ttl_s
+    _advert[:] = [Advert(board, pool, sender, int(instance.concurrency), ttl_s)]
+    _advert[0].renew()
+
+
+@heartbeat_sent.connect
+def _renew(**_: Any) -> None:
+    if _advert:
+        _advert[0].renew()
+
+
+@worker_shutting_down.connect
+def _withdraw(**_: Any) -> None:
+    if _advert:
+        _advert[0].withdraw()
