@@ -12,13 +12,15 @@ Admission (the Start script) and the ops capacity route read the sum of the live
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import redis
 from celery.signals import celeryd_after_setup, heartbeat_sent, worker_shutting_down
 
-from config.settings import SERVICES, get_settings
+from config.settings import get_settings
 from workers.common.domain.redis_client import QUICK_RETRIES, redis_for
+from workers.common.domain.services import REGISTRY
 from workers.common.domain.slots import SlotBoard
 from workers.common.runtime.drain import draining
 
@@ -48,30 +50,37 @@ class Advert:
             log.warning("slots: could not withdraw %s: %s", self.node, exc)
 
 
-_advert: list[Advert] = []
+_adverts: list[Advert] = []
+
+
+def pools_consumed(queues: Iterable[str]) -> list[str]:
+    """The pools whose queue this worker consumes (the reconciler's: none)."""
+    consumed = set(queues)
+    return [name for name, service in REGISTRY.items() if service.queue in consumed]
 
 
 @celeryd_after_setup.connect
 def _start(sender: str, instance: Any = None, **_: Any) -> None:
-    # Node names are "<pool>@<host>" (deploy/local/stack.py, the Helm chart); the
-    # reconciler's worker runs no task of a pool and advertises nothing.
-    pool = sender.split("@", 1)[0]
-    if pool not in SERVICES or instance is None:
+    if instance is None:
+        return
+    # `-Q <pool>`: one pool per worker in the chart and `make run`.
+    pools = pools_consumed(instance.app.amqp.queues.consume_from)
+    if not pools:
         return
     settings = get_settings()
     board = SlotBoard(redis_for(settings, settings.store_db, QUICK_RETRIES))
-    ttl_s = settings.slot_advert_ttl_s
-    _advert[:] = [Advert(board, pool, sender, int(instance.concurrency), ttl_s)]
-    _advert[0].renew()
+    slots, ttl_s = int(instance.concurrency), settings.slot_advert_ttl_s
+    _adverts[:] = [Advert(board, pool, sender, slots, ttl_s) for pool in pools]
+    _renew()
 
 
 @heartbeat_sent.connect
 def _renew(**_: Any) -> None:
-    if _advert:
-        _advert[0].renew()
+    for advert in _adverts:
+        advert.renew()
 
 
 @worker_shutting_down.connect
 def _withdraw(**_: Any) -> None:
-    if _advert:
-        _advert[0].withdraw()
+    for advert in _adverts:
+        advert.withdraw()
