@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import Pool
+from tests.support.openapi import assert_conforms
 from tests.support.recorder_helpers import RecorderApi, seeds_request
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,7 @@ def recorders(farm_process, *nodes: str) -> list[Any]:
 def capacity(api: RecorderApi) -> dict[str, Any]:
     response = api.client.get("/v1/ops/capacity")
     assert response.status_code == 200
+    assert_conforms(response.get_json(), "Capacity")
     pools: dict[str, Any] = response.get_json()["pools"]
     return pools["recorder"]
 
