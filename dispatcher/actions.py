@@ -104,7 +104,7 @@ class Farm:
         return Capacity(pools=pools).dump()
 
     def pool_load(self, name: str) -> Load:
-        active, queued, slots, workers = self.store.load(
+        active, queued, slots, workers, warm = self.store.load(
             name, services.REGISTRY[name].queue, self.settings.broker_db
         )
         growth = self.growth_slots(name)
@@ -116,6 +116,7 @@ class Farm:
             growth=growth or 0,
             ceiling=self.settings.max_active_tasks.get(name, 0),
             counts_slots=growth is not None,
+            warm=None if warm < 0 else warm,
         )
 
 
@@ -131,4 +132,5 @@ def _pool_capacity(load: Load) -> PoolCapacity:
         growth=load.growth,
         ceiling=load.ceiling,
         admissible=load.admissible,
+        warm=load.warm,
     )

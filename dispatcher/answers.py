@@ -35,6 +35,7 @@ class PoolCapacity(Answer):
     growth: int  # slots the autoscaler may still add, counted by admission
     ceiling: int  # the hard ceiling of active tasks; 0: none
     admissible: int | None = None  # Starts admitted now before LimitExceeded; absent: no limit
+    warm: int | None = None  # ready warm slots (panorama); absent: no live worker keeps any
 
 
 class Capacity(Answer):

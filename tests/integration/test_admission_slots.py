@@ -77,6 +77,7 @@ def test_starts_fill_the_live_slots_and_a_killed_worker_stops_counting(api, farm
     _, doomed = recorders(farm_process, "recorder-a", "recorder-b")
     before = wait_capacity(api, 10, workers=2, slots=2 * SLOTS_PER_WORKER)
     assert (before["active"], before["free"], before["admissible"]) == (0, 4, 4)
+    assert "warm" not in before  # recorders keep no warm slots
 
     # When four recordings start, then a fifth
     tasks = [api.start(seeds_request(f"user{n}")) for n in range(4)]

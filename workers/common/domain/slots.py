@@ -3,6 +3,7 @@
 Keys (in the store's db, next to the records, so that a Start's script reads them):
     capstan:slots:{service}          zset: worker node -> when its advert expires (Redis's clock)
     capstan:slots:{service}:count    hash: worker node -> its slots (its Celery concurrency)
+    capstan:slots:{service}:warm     hash: worker node -> its ready warm slots (panorama)
 
 Every expiry is reckoned on Redis's own clock (TIME inside the scripts), so a worker whose clock
 is off neither lives forever nor vanishes early. A worker that stops advertising (killed, hung,
@@ -26,6 +27,10 @@ def count_key(service: str) -> str:
     return f"{PREFIX}:{service}:count"
 
 
+def warm_key(service: str) -> str:
+    return f"{PREFIX}:{service}:warm"
+
+
 # Sum the slots of the workers whose advert has not expired: the Lua CREATE inlines this too.
 LIVE_SLOTS_LUA = """
 local function live_slots(live, counts)
@@ -38,42 +43,36 @@ local function live_slots(live, counts)
       total = total + (tonumber(n) or 0)
     end
   end
-  return total, #nodes
+  return total, #nodes, nodes
 end
 """
 
-# Advertise ARGV[2] slots of worker ARGV[1] for ARGV[3] ms, and forget expired adverts.
+# Advertise ARGV[2] slots (ARGV[4] of them warm; '': the pool keeps none) of worker ARGV[1]
+# for ARGV[3] ms, and forget expired adverts.
 ADVERTISE = """
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now_ms)) do
   redis.call('HDEL', KEYS[2], gone)
+  redis.call('HDEL', KEYS[3], gone)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now_ms)
 redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[4]) end
 return 1
 """
 
 WITHDRAW = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 """
 
-LIVE = (
-    LIVE_SLOTS_LUA
-    + """
-local total, workers = live_slots(KEYS[1], KEYS[2])
-return {total, workers}
-"""
-)
 
-
-@dataclass(frozen=True)
-class LiveSlots:
-    slots: int  # the sum of the live workers' slots
-    workers: int  # live workers
+def _keys(service: str) -> list[str]:
+    return [live_key(service), count_key(service), warm_key(service)]
 
 
 class SlotBoard:
@@ -82,18 +81,15 @@ class SlotBoard:
     def __init__(self, client: redis.Redis) -> None:
         self._advertise = client.register_script(ADVERTISE)
         self._withdraw = client.register_script(WITHDRAW)
-        self._live = client.register_script(LIVE)
 
-    def advertise(self, service: str, node: str, slots: int, ttl_s: float) -> None:
-        keys = [live_key(service), count_key(service)]
-        self._advertise(keys=keys, args=[node, slots, int(ttl_s * 1000)])
+    def advertise(
+        self, service: str, node: str, slots: int, ttl_s: float, warm: int | None = None
+    ) -> None:
+        args: list[str | int] = [node, slots, int(ttl_s * 1000), "" if warm is None else warm]
+        self._advertise(keys=_keys(service), args=args)
 
     def withdraw(self, service: str, node: str) -> None:
-        self._withdraw(keys=[live_key(service), count_key(service)], args=[node])
-
-    def live(self, service: str) -> LiveSlots:
-        slots, workers = self._live(keys=[live_key(service), count_key(service)])
-        return LiveSlots(slots=int(slots), workers=int(workers))
+        self._withdraw(keys=_keys(service), args=[node])
 
 
 @dataclass(frozen=True)
@@ -107,6 +103,7 @@ class Capacity:
     growth: int  # slots the autoscaler may still add (CAPSTAN_ADMISSION_GROWTH_SLOTS)
     ceiling: int  # the hard ceiling, 0: none (CAPSTAN_MAX_ACTIVE_TASKS)
     counts_slots: bool = True  # CAPSTAN_ADMISSION_COUNTS_SLOTS
+    warm: int | None = None  # live workers' ready warm slots; None: none keeps any
 
     @property
     def demand(self) -> int:

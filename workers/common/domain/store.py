@@ -493,17 +493,18 @@ class TaskStore:
 
     # ---- operations ------------------------------------------------------------------
 
-    def load(self, service: str, queue: str, broker_db: int) -> tuple[int, int, int, int]:
-        """The service's active tasks, those still in its ``queue``, its live slots and live
-        workers, read at one instant (workers.common.domain.slots.Capacity adds the rest)."""
+    def load(self, service: str, queue: str, broker_db: int) -> tuple[int, ...]:
+        """The service's active tasks, those still in its ``queue``, its live slots, live
+        workers and their warm slots (-1: none keeps any), read at one instant
+        (workers.common.domain.slots.Capacity adds the rest)."""
         keys = [
             f"{PREFIX}:active:{service}",
             slots.live_key(service),
             slots.count_key(service),
+            slots.warm_key(service),
             queue_key(queue),
         ]
-        active, queued, live, workers = self._call(self._capacity, keys, [broker_db])
-        return int(active), int(queued), int(live), int(workers)
+        return tuple(int(n) for n in self._call(self._capacity, keys, [broker_db]))
 
     # ---- plumbing --------------------------------------------------------------------
 

@@ -138,17 +138,23 @@ end
 return -2
 """
 
-# One service's figures, read at one instant -> {active, queued, live slots, live workers}:
-# its admission set (KEYS[1]), its slot adverts (KEYS[2], KEYS[3]), its queue's list (KEYS[4]
-# in the broker's db ARGV[1]).
+# One service's figures, read at one instant -> {active, queued, live slots, live workers,
+# warm slots or -1 (no live worker keeps any)}: its admission set (KEYS[1]), its slot adverts
+# (KEYS[2..4]), its queue's list (KEYS[5] in the broker's db ARGV[1]).
 CAPACITY = (
     """#!lua flags=no-writes
 """
     + LIVE_SLOTS_LUA
     + """
 local active = redis.call('SCARD', KEYS[1])
-local slots, workers = live_slots(KEYS[2], KEYS[3])
+local slots, workers, nodes = live_slots(KEYS[2], KEYS[3])
+local warm = -1
+if #nodes > 0 then
+  for _, n in ipairs(redis.call('HMGET', KEYS[4], unpack(nodes))) do
+    if n then warm = math.max(warm, 0) + tonumber(n) end
+  end
+end
 redis.call('SELECT', ARGV[1])
-return {active, redis.call('LLEN', KEYS[4]), slots, workers}
+return {active, redis.call('LLEN', KEYS[5]), slots, workers, warm}
 """
 )

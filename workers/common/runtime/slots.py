@@ -12,7 +12,7 @@ Admission (the Start script) and the ops capacity route read the sum of the live
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -37,8 +37,10 @@ class Advert:
     def renew(self) -> None:
         if self.withdrawn or draining.is_set():  # a draining worker never advertises again
             return
+        counter = warm_counters.get(self.pool)
         try:
-            self.board.advertise(self.pool, self.node, self.slots, self.ttl_s)
+            warm = counter() if counter else None
+            self.board.advertise(self.pool, self.node, self.slots, self.ttl_s, warm)
         except redis.RedisError as exc:  # the advert expires: this worker stops counting
             log.warning("slots: could not advertise %s: %s", self.node, exc)
 
@@ -51,6 +53,13 @@ class Advert:
 
 
 _adverts: list[Advert] = []
+# pool -> how many warm slots this process has ready (a pool that keeps some registers it).
+warm_counters: dict[str, Callable[[], int]] = {}
+
+
+def count_warm(pool: str, counter: Callable[[], int]) -> None:
+    """Advertise ``counter()`` ready warm slots of ``pool`` with this worker's slots."""
+    warm_counters[pool] = counter
 
 
 def pools_consumed(queues: Iterable[str]) -> list[str]:
