@@ -159,9 +159,12 @@ class Settings(BaseSettings):
     )
     # Admission counts slots: a Start is admitted while the service's active tasks are fewer
     # than its live workers' slots (each advertises its concurrency, workers.common.runtime
-    # .slots) plus the slots the autoscaler may still add; beyond, LimitExceeded.
+    # .slots), or than the slots its autoscaler can bring it to (maxReplicas x concurrency,
+    # set by the chart with KEDA; 0: none), whichever is more; beyond, LimitExceeded.
     admission_counts_slots: bool = True
-    admission_growth_slots: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(POOLS, 0))
+    admission_autoscaled_slots: dict[str, int] = Field(
+        default_factory=lambda: dict.fromkeys(POOLS, 0)
+    )
     # A worker's advert of its slots lives this long unless renewed (every Celery heartbeat,
     # ~2 s): a dead worker stops counting within it.
     slot_advert_ttl_s: float = Field(default=15.0, gt=2)

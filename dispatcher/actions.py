@@ -60,7 +60,7 @@ class Farm:
             crypto.seal(secrets),
             request_id=request_id,
             max_active=self.settings.max_active_tasks.get(service.name, 0),
-            growth_slots=self.growth_slots(service.name),
+            autoscaled_slots=self.autoscaled_slots(service.name),
             unique_key=getattr(spec, "unique_key", None),
             task_id=task_id,
             message=self.message(service, task_id),
@@ -76,11 +76,11 @@ class Farm:
                 raise
         return Accepted(TaskID=task_id, RequestID=request_id).dump()
 
-    def growth_slots(self, service: str) -> int | None:
-        """The slots Start may count beyond the live ones; None: slots are not counted."""
+    def autoscaled_slots(self, service: str) -> int | None:
+        """The slots the autoscaler can bring ``service`` to; None: slots are not counted."""
         if not self.settings.admission_counts_slots:
             return None
-        return self.settings.admission_growth_slots.get(service, 0)
+        return self.settings.admission_autoscaled_slots.get(service, 0)
 
     def _withdraw(self, service: Service, task_id: str) -> None:
         """A task no replica confirmed: cancel it so it holds no admission slot."""
@@ -107,15 +107,15 @@ class Farm:
         active, queued, slots, workers, warm = self.store.load(
             name, services.REGISTRY[name].queue, self.settings.broker_db
         )
-        growth = self.growth_slots(name)
+        autoscaled = self.autoscaled_slots(name)
         return Load(
             active=active,
             queued=queued,
             slots=slots,
             workers=workers,
-            growth=growth or 0,
+            autoscaled=autoscaled or 0,
             ceiling=self.settings.max_active_tasks.get(name, 0),
-            counts_slots=growth is not None,
+            counts_slots=autoscaled is not None,
             warm=None if warm < 0 else warm,
         )
 
@@ -129,7 +129,7 @@ def _pool_capacity(load: Load) -> PoolCapacity:
         queued=load.queued,
         active=load.active,
         demand=load.demand,
-        growth=load.growth,
+        autoscaled=load.autoscaled,
         ceiling=load.ceiling,
         admissible=load.admissible,
         warm=load.warm,

@@ -32,7 +32,7 @@ class PoolCapacity(Answer):
     queued: int  # tasks waiting in the queue
     active: int  # tasks admitted and not ended (queued or running)
     demand: int  # slots wanted now (= active): what KEDA scales on, per pod's slots
-    growth: int  # slots the autoscaler may still add, counted by admission
+    autoscaled: int  # slots the autoscaler can bring the pool to, counted by admission
     ceiling: int  # the hard ceiling of active tasks; 0: none
     admissible: int | None = None  # Starts admitted now before LimitExceeded; absent: no limit
     warm: int | None = None  # ready warm slots (panorama); absent: no live worker keeps any

@@ -114,3 +114,21 @@ def test_a_draining_worker_withdraws_its_slots_at_once(api, farm_process):
     # Then its slots are gone now, not when its advert would have expired
     assert capacity(api)["workers"] == 0
     assert "0 live slots" in refused(api, "late")[2]
+
+
+def test_slots_the_autoscaler_can_reach_are_admitted_before_its_pods_exist(settings):
+    from dispatcher.app import create_app
+
+    # Given a farm whose autoscaler can bring the recorders to 2 slots, none running yet
+    scalable = settings.model_copy(update={"admission_autoscaled_slots": {"recorder": 2}})
+    api = RecorderApi(create_app(scalable).test_client())
+
+    # When three recordings start
+    api.start(seeds_request("first"))
+    api.start(seeds_request("second"))
+    status, code, message = refused(api, "third")
+
+    # Then two wait in the queue for the pods KEDA adds (their demand), and the third is refused
+    assert (status, code) == (429, "LimitExceeded")
+    assert "fill the 2 slots its autoscaler can reach (0 live)" in message
+    assert (capacity(api)["queued"], capacity(api)["demand"]) == (2, 2)

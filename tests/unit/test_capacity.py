@@ -7,7 +7,7 @@ from workers.common.domain.store import no_slot_message
 
 
 def pool(**figures: int | bool) -> Capacity:
-    base: dict = dict(active=0, queued=0, slots=0, workers=0, growth=0, ceiling=0)
+    base: dict = dict(active=0, queued=0, slots=0, workers=0, autoscaled=0, ceiling=0)
     return Capacity(**{**base, **figures})
 
 
@@ -29,8 +29,10 @@ def test_busy_pods_keep_their_demand_once_the_queue_is_empty():
         (dict(active=3, slots=4), 1),
         (dict(active=4, slots=4), 0),
         (dict(active=6, slots=4), 0),  # workers died under their tasks: never negative
-        (dict(active=4, slots=4, growth=8), 8),  # slots KEDA may still add
-        (dict(active=0, slots=0, growth=0), 0),  # no live worker, nothing to add
+        (dict(active=4, slots=4, autoscaled=12), 8),  # slots KEDA can still add
+        (dict(active=4, slots=12, autoscaled=12), 8),  # ... and has added: not counted twice
+        (dict(active=4, slots=16, autoscaled=12), 12),  # more pods than KEDA's maximum
+        (dict(active=0, slots=0, autoscaled=0), 0),  # no live worker, nothing to add
         (dict(active=2, slots=40, ceiling=3), 1),  # the hard ceiling wins
         (dict(active=2, slots=0, counts_slots=False), None),  # no limit at all
         (dict(active=2, slots=0, counts_slots=False, ceiling=5), 3),
@@ -46,6 +48,8 @@ def test_a_start_without_a_live_worker_says_so():
     )
 
 
-def test_a_start_past_the_slots_names_them_and_the_growth():
-    assert "fill its 4 live slots and 8 the autoscaler may add" in no_slot_message("pusher", 4, 8)
+def test_a_start_past_the_slots_names_the_slots_it_counted():
+    message = no_slot_message("pusher", 4, 12)
+    assert "fill the 12 slots its autoscaler can reach (4 live)" in message
     assert "fill its 4 live slots;" in no_slot_message("pusher", 4, 0)
+    assert "fill its 16 live slots;" in no_slot_message("pusher", 16, 12)

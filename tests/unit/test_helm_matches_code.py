@@ -56,20 +56,21 @@ def test_keda_reads_the_demand_of_every_pool_the_capacity_route_answers():
 
 
 @pytest.mark.parametrize("keda", [True, False])
-def test_growth_slots_name_every_pool_and_count_what_keda_may_add(monkeypatch, keda):
-    # CAPSTAN_ADMISSION_GROWTH_SLOTS replaces the whole dict, so it must name every pool.
+def test_autoscaled_slots_name_every_pool_and_count_what_keda_can_reach(monkeypatch, keda):
+    # CAPSTAN_ADMISSION_AUTOSCALED_SLOTS replaces the whole dict, so it must name every pool.
     args = ["--set", "workers.pools.panorama.autoscaling.maxReplicas=7"]
     manifests = render(*args, *(VALUE_SETS["keda-detected"] if keda else ()))
     (dispatcher,) = (
         c for w, c in containers(manifests) if w["metadata"]["name"].endswith("-dispatcher")
     )
     monkeypatch.setenv(
-        "CAPSTAN_ADMISSION_GROWTH_SLOTS", env_of(dispatcher)["CAPSTAN_ADMISSION_GROWTH_SLOTS"]
+        "CAPSTAN_ADMISSION_AUTOSCALED_SLOTS",
+        env_of(dispatcher)["CAPSTAN_ADMISSION_AUTOSCALED_SLOTS"],
     )
-    growth = Settings().admission_growth_slots
-    assert sorted(growth) == sorted(SERVICES)
-    # (maxReplicas 7 - minReplicas 1) x concurrency 2; a CPU HPA does not see queued tasks.
-    assert growth["panorama"] == (12 if keda else 0)
+    slots = Settings().admission_autoscaled_slots
+    assert sorted(slots) == sorted(SERVICES)
+    # maxReplicas 7 x concurrency 2; a CPU HPA does not see queued tasks.
+    assert slots["panorama"] == (14 if keda else 0)
 
 
 def test_concurrency_setting_names_every_pool(monkeypatch):

@@ -107,8 +107,8 @@ CATALOGUE: dict[Code, Entry] = {
         429,
         Fault.FARM,
         (
-            "no free slot: the service's tasks fill its live workers' slots (plus "
-            "`CAPSTAN_ADMISSION_GROWTH_SLOTS`), or `CAPSTAN_MAX_ACTIVE_TASKS`; retry later"
+            "no free slot: the service's tasks fill its live workers' slots (or "
+            "`CAPSTAN_ADMISSION_AUTOSCALED_SLOTS`), or `CAPSTAN_MAX_ACTIVE_TASKS`; retry later"
         ),
     ),
     Code.INTERNAL_ERROR: _request(

@@ -100,7 +100,7 @@ class Capacity:
     queued: int  # waiting in the Celery queue for a worker
     slots: int  # live workers' slots
     workers: int  # live workers
-    growth: int  # slots the autoscaler may still add (CAPSTAN_ADMISSION_GROWTH_SLOTS)
+    autoscaled: int  # slots the autoscaler can reach (CAPSTAN_ADMISSION_AUTOSCALED_SLOTS)
     ceiling: int  # the hard ceiling, 0: none (CAPSTAN_MAX_ACTIVE_TASKS)
     counts_slots: bool = True  # CAPSTAN_ADMISSION_COUNTS_SLOTS
     warm: int | None = None  # live workers' ready warm slots; None: none keeps any
@@ -122,7 +122,7 @@ class Capacity:
     @property
     def admissible(self) -> int | None:
         """How many more Starts the admission rule (CREATE's Lua) takes now; None: no limit."""
-        rooms = [self.slots + self.growth] if self.counts_slots else []
+        rooms = [max(self.slots, self.autoscaled)] if self.counts_slots else []
         if self.ceiling > 0:
             rooms.append(self.ceiling)
         return max(min(rooms) - self.active, 0) if rooms else None

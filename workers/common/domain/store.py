@@ -66,7 +66,7 @@ _TIMES = ("create_time", "start_time", "stop_time", "cancel_time", "finish_time"
 class Admission(StrEnum):
     ADMITTED = "ok"
     AT_LIMIT = "limit"  # the service runs its most tasks already (the hard ceiling)
-    NO_SLOT = "slots"  # its active tasks fill the live slots (and the growth allowance)
+    NO_SLOT = "slots"  # its active tasks fill the live slots (or those it can scale to)
     DUPLICATE = "dup"  # a live task holds the one-at-a-time key
 
 
@@ -98,12 +98,14 @@ def decode_admission(reply: str) -> tuple[Admission, str]:
     return Admission(outcome), holder
 
 
-def no_slot_message(service: str, live: int, growth: int) -> str:
+def no_slot_message(service: str, live: int, autoscaled: int) -> str:
     """Why a Start found no slot, in the words an operator acts on."""
-    if live == 0 and growth == 0:
+    if live == 0 and autoscaled == 0:
         return f"{service} has 0 live slots: no {service} worker is running; retry later"
-    more = f" and {growth} the autoscaler may add" if growth else ""
-    return f"{service} tasks fill its {live} live slots{more}; retry later"
+    if autoscaled > live:
+        reach = f"the {autoscaled} slots its autoscaler can reach ({live} live)"
+        return f"{service} tasks fill {reach}; retry later"
+    return f"{service} tasks fill its {live} live slots; retry later"
 
 
 def decode_write(reply: str) -> Write:
@@ -200,7 +202,7 @@ class TaskStore:
         *,
         request_id: str,
         max_active: int = 0,
-        growth_slots: int | None = None,
+        autoscaled_slots: int | None = None,
         unique_key: str | None = None,
         task_id: str | None = None,
         message: QueuedMessage | None = None,
@@ -209,9 +211,9 @@ class TaskStore:
         ``task_id``): one atomic script, so that there is no record without its message and
         no message without its record.
 
-        Admitted while the service's active tasks are fewer than its live workers' slots plus
-        ``growth_slots`` (those the autoscaler may still add; None: slots not counted), and
-        than ``max_active`` when > 0 (a hard ceiling)."""
+        Admitted while the service's active tasks are fewer than its live workers' slots or
+        ``autoscaled_slots`` (those its autoscaler can bring it to), whichever is more (None:
+        slots not counted), and than ``max_active`` when > 0 (a hard ceiling)."""
         task_id = task_id or new_task_id()
         now = now_s()
         fields = {
@@ -239,16 +241,16 @@ class TaskStore:
         listed_at = f"{time.time():.3f}"
         unique = "1" if unique_key else "0"
         queued = [message.db, message.payload] if message else [0, ""]
-        growth = -1 if growth_slots is None else growth_slots
+        autoscaled = -1 if autoscaled_slots is None else autoscaled_slots
         argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *queued, self.db]
-        argv += [growth, *flat]
+        argv += [autoscaled, *flat]
         outcome, detail = decode_admission(self._call(self._create, keys, argv))
         if outcome is Admission.AT_LIMIT:
             raise LimitExceeded(
                 f"{service} already runs {max_active} tasks, the farm's limit; retry later"
             )
         if outcome is Admission.NO_SLOT:
-            raise LimitExceeded(no_slot_message(service, int(detail), growth))
+            raise LimitExceeded(no_slot_message(service, int(detail), autoscaled))
         if outcome is Admission.DUPLICATE:
             raise InvalidState(
                 f"this user already has a running {service} task in this room, {detail}; "

@@ -8,14 +8,14 @@ from workers.common.domain.slots import LIVE_SLOTS_LUA
 
 # Admit a new task and queue its Celery message, all or nothing -> 'ok' | 'limit' (the
 # service is at its hard ceiling, ARGV[3] > 0) | 'slots:<live>' (its active tasks fill the live
-# workers' slots, KEYS[7] and KEYS[8], plus the ARGV[9] the autoscaler may add; -1: slots not
-# counted) | 'dup:<holder>' (the one-at-a-time key is held by a task not in ARGV[5], the
-# terminal states). Redis runs a script alone but does not undo a write when a later
-# command fails: everything that can fail is read and checked before the first write (a key
-# of the wrong type is refused), and '#!lua' (flags declared, none allowing OOM) has Redis
-# refuse the whole script up front when it is out of memory. The message (ARGV[7], empty:
-# none) goes onto KEYS[6] in the broker's db ARGV[6]; the record in this db, ARGV[8]; its
-# fields from ARGV[10].
+# workers' slots, KEYS[7] and KEYS[8], or the ARGV[9] its autoscaler can bring it to, whichever
+# is more; -1: slots not counted) | 'dup:<holder>' (the one-at-a-time key is held by a task
+# not in ARGV[5], the terminal states). Redis runs a script alone but does not undo a write
+# when a later command fails: everything that can fail is read and checked before the first
+# write (a key of the wrong type is refused), and '#!lua' (flags declared, none allowing OOM)
+# has Redis refuse the whole script up front when it is out of memory. The message (ARGV[7],
+# empty: none) goes onto KEYS[6] in the broker's db ARGV[6]; the record in this db, ARGV[8];
+# its fields from ARGV[10].
 CREATE = (
     """#!lua
 """
@@ -28,10 +28,10 @@ end
 local max_active = tonumber(ARGV[3])
 local active = redis.call('SCARD', KEYS[4])
 if max_active > 0 and active >= max_active then return 'limit' end
-local growth = tonumber(ARGV[9])
-if growth >= 0 then
+local autoscaled = tonumber(ARGV[9])
+if autoscaled >= 0 then
   local live = live_slots(KEYS[7], KEYS[8])
-  if active >= live + growth then return 'slots:' .. live end
+  if active >= math.max(live, autoscaled) then return 'slots:' .. live end
 end
 if ARGV[4] == '1' then
   local holder = redis.call('GET', KEYS[5])

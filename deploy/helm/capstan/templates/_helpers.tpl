@@ -125,24 +125,24 @@ expands in CAPSTAN_REDIS_URL (Settings appends the db number).
   value: {{ .Values.flower.port | quote }}
 - name: CAPSTAN_WORKER_CONCURRENCY
   value: {{ include "capstan.concurrency" . | quote }}
-- name: CAPSTAN_ADMISSION_GROWTH_SLOTS
-  value: {{ include "capstan.growthSlots" . | quote }}
+- name: CAPSTAN_ADMISSION_AUTOSCALED_SLOTS
+  value: {{ include "capstan.autoscaledSlots" . | quote }}
 {{- end -}}
 
 {{/*
-{"recorder": 360, ...}: the slots KEDA may still add to each pool, (maxReplicas -
-minReplicas) x concurrency, which admission counts besides the live ones. 0 without KEDA: a
-CPU HPA does not see queued tasks, so it might never add the pods they would wait for.
+{"recorder": 400, ...}: the slots KEDA can bring each pool to, maxReplicas x concurrency;
+admission counts them, or the live ones when more. 0 without KEDA: a CPU HPA does not see
+queued tasks, so it might never add the pods they would wait for.
 */}}
-{{- define "capstan.growthSlots" -}}
+{{- define "capstan.autoscaledSlots" -}}
 {{- $out := dict -}}
 {{- $scales := and .Values.autoscaling.enabled (include "capstan.useKeda" .) -}}
 {{- range $pool, $spec := .Values.workers.pools -}}
-{{- $growth := 0 -}}
+{{- $slots := 0 -}}
 {{- if $scales -}}
-{{- $growth = mul (sub (int $spec.autoscaling.maxReplicas) (int $spec.autoscaling.minReplicas)) (int $spec.concurrency) -}}
+{{- $slots = mul (int $spec.autoscaling.maxReplicas) (int $spec.concurrency) -}}
 {{- end -}}
-{{- $_ := set $out $pool (int $growth) -}}
+{{- $_ := set $out $pool (int $slots) -}}
 {{- end -}}
 {{- toJson $out -}}
 {{- end -}}
