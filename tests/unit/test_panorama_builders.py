@@ -16,6 +16,7 @@ from workers.panorama.builders import Frame
 from workers.panorama.capture import Figures, read_progress
 
 RUN = SegmentRun(Path("/w/segments"), "e0001r0002")
+ENCODER = builders.Encoder.of(Settings())
 
 
 def value_after(argv: list[str], flag: str) -> str:
@@ -90,7 +91,7 @@ def test_chromium_sends_every_request_loopback_included_through_the_page_proxy()
     assert "--proxy-bypass-list=<-loopback>" in args
 
 
-def capture(frame: Frame, run: SegmentRun = RUN) -> list[str]:
+def capture(frame: Frame, run: SegmentRun = RUN, encoder: builders.Encoder = ENCODER) -> list[str]:
     return builders.capture(
         frame,
         ":7",
@@ -99,6 +100,7 @@ def capture(frame: Frame, run: SegmentRun = RUN) -> list[str]:
         segment_seconds=4,
         progress=Path("/w/p"),
         wallclock_s=1700000000.25,
+        encoder=encoder,
     )
 
 
@@ -118,12 +120,27 @@ def test_capture_grabs_the_display_and_the_sink_monitor_into_segments():
     assert value_after(argv[pulse:], "-server") == "unix:/tmp/pa/native"
     assert value_after(argv[pulse:], "-i") == "capture.monitor"
     assert value_after(argv, "-c:v") == "libx264" and value_after(argv, "-c:a") == "aac"
-    assert value_after(argv, "-preset") == "veryfast"
     assert value_after(argv, "-tune") == "zerolatency"
     assert value_after(argv, "-g") == "120"
     assert "pad=" not in value_after(argv, "-filter_complex")
     assert argv[-1] == "/w/segments/e0001r0002_%05d.ts"
     assert value_after(argv, "-segment_list") == "/w/segments/e0001r0002.csv"
+
+
+@pytest.mark.parametrize(("preset", "crf"), [("ultrafast", 20), ("superfast", 23), ("medium", 30)])
+def test_capture_encodes_with_the_x264_preset_and_crf_of_the_settings(preset, crf):
+    settings = Settings(panorama_x264_preset=preset, panorama_x264_crf=crf)
+    argv = capture(Frame(1280, 720), encoder=builders.Encoder.of(settings))
+    encode = argv[argv.index("-c:v") : argv.index("-c:a")]
+    assert value_after(encode, "-preset") == preset
+    assert value_after(encode, "-crf") == str(crf)
+    assert value_after(encode, "-pix_fmt") == "yuv420p"  # what every player decodes
+
+
+@pytest.mark.parametrize("setting", [{"panorama_x264_preset": "turbo"}, {"panorama_x264_crf": 52}])
+def test_an_unknown_x264_preset_or_crf_is_refused_at_start_up(setting):
+    with pytest.raises(ValueError, match="panorama_x264"):
+        Settings(**setting)
 
 
 def test_capture_keeps_both_capture_clocks_and_starts_both_at_the_run_zero():

@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workers.common.media import ffmpeg
 from workers.common.media.ffmpeg import SegmentRun
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 FPS = 30
 # Chromium on Xvfb draws a frame every 16666 us (viz's default BeginFrame interval: there
@@ -40,6 +44,23 @@ GRAB_QUEUE_FRAMES = 32
 # machine (measured: picture 0.2 s, sound 0.35-0.45 s with the sink listener).
 WARMUP_S = 1.0
 SINK = "capture"  # the null sink Chromium plays into; ffmpeg records its monitor
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """x264's settings for the page's picture (their one home: Settings.panorama_x264_*)."""
+
+    preset: str
+    crf: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Encoder:
+        return cls(settings.panorama_x264_preset, settings.panorama_x264_crf)
+
+
+def encode_args(encoder: Encoder, keyframe_s: int, *, rate: str = "") -> list[str]:
+    """H.264 + AAC as the capture (and the live pause filler) encode."""
+    return ffmpeg.h264_encode(FPS, keyframe_s, rate=rate, preset=encoder.preset, crf=encoder.crf)
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,7 @@ def capture(
     segment_seconds: int,
     progress: Path,
     wallclock_s: float,
+    encoder: Encoder,
     live_ports: Sequence[int] = (),
 ) -> list[str]:
     """ffmpeg: the display's top-left width x height and the sink's monitor into segments.
@@ -243,7 +265,7 @@ def capture(
         "-filter_complex", f"[0:v]{video}[v];[1:a]{audio}[a]",
         "-map", "[v]", "-map", "[a]",
     ]  # fmt: skip
-    encode = ffmpeg.h264_encode(FPS, segment_seconds, rate=GRAB_RATE)
+    encode = encode_args(encoder, segment_seconds, rate=GRAB_RATE)
     # The run's zero is where the audio ended: the sound goes on without a hole.
     output = ffmpeg.segment_output(run, segment_seconds, timeline_offset_s=run.start.audio_s)
     if live_ports:
@@ -313,7 +335,13 @@ def _srt_url(url: str) -> str:
 SLATE_COLOUR = "0x202020"
 
 
-def pause_filler(frame: Frame, kind: str, ports: Sequence[int], keyframe_s: int) -> list[str]:
+def pause_filler(
+    frame: Frame,
+    kind: str,
+    ports: Sequence[int],
+    keyframe_s: int,
+    encoder: Encoder,
+) -> list[str]:
     """ffmpeg: what live outputs show while the recording is paused, so that players do not
     drop: black frames, or a "Paused" slate, with silence, encoded as the capture encodes
     (same size, rate and H.264/AAC settings: players see one stream go on). It runs only
@@ -332,5 +360,5 @@ def pause_filler(frame: Frame, kind: str, ports: Sequence[int], keyframe_s: int)
     feeds = [
         f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{live_feed(port)}" for port in ports
     ]
-    encode = ffmpeg.h264_encode(FPS, keyframe_s)
+    encode = encode_args(encoder, keyframe_s)
     return [*args, *encode, "-f", "tee", "|".join(feeds)]
