@@ -112,12 +112,13 @@ class BareStack:
         ]  # fmt: skip
 
     def lossless(self, out: Path, seconds: float) -> list[str]:
-        """ffmpeg: the display, losslessly (RGB as grabbed), the yardstick of quality."""
+        """ffmpeg: the display, losslessly (RGB as grabbed), the yardstick of quality; NUT
+        at exactly 30 fps, so that every encoding of it has the same frames."""
         return [
             "ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error",
             "-f", "x11grab", "-thread_queue_size", "64", "-draw_mouse", "0",
             "-framerate", GRAB_RATE, "-video_size", f"{self.frame.width}x{self.frame.height}",
-            "-i", f"{self.display}.0+0,0", "-t", str(seconds),
+            "-i", f"{self.display}.0+0,0", "-t", str(seconds), "-r", "30",
             "-c:v", "libx264rgb", "-qp", "0", "-preset", "ultrafast", "-pix_fmt", "bgr0",
             "-y", str(out),
         ]  # fmt: skip

@@ -37,8 +37,12 @@ PAGE_SETTLE_S = 5.0  # Chromium's start and the page's load, before a grab is me
 GRAB_WARMUP_S = 3.0  # the encoder's start, before its CPU is measured
 
 
+def _recording(kind: str) -> bool:
+    return kind.split("/", maxsplit=1)[0] in RECORDING_KINDS
+
+
 def recording_cores(cpu: dict[str, float], *, python: bool = False) -> float:
-    total = sum(v for k, v in cpu.items() if k in RECORDING_KINDS)
+    total = sum(v for k, v in cpu.items() if _recording(k))
     return round(total + (cpu.get(PYTHON, 0.0) if python else 0.0), 3)
 
 
@@ -53,7 +57,7 @@ def measure_grab(stack: BareStack, variant: Variant, workdir: Path, seconds: flo
         time.sleep(GRAB_WARMUP_S)
         progress = out.with_suffix(".progress")
         before = read_progress(progress)
-        meter = CpuMeter()
+        meter = CpuMeter(split=True)
         meter.start()
         time.sleep(seconds)
         cpu = meter.stop()
@@ -80,7 +84,7 @@ def bare_run(page_url: str, variant: Variant, workdir: Path, seconds: float) -> 
 
 
 def _kinds(cpu: dict[str, float]) -> dict[str, float]:
-    return {k: v for k, v in cpu.items() if k in RECORDING_KINDS or k == PYTHON}
+    return {k: v for k, v in cpu.items() if _recording(k) or k == PYTHON}
 
 
 # ---- a farm recording ---------------------------------------------------------------------
@@ -94,7 +98,7 @@ def farm_run(bench: Bench, seconds: float) -> dict:
         raise RuntimeError(f"the recording did not start: {recording}")
     time.sleep(GRAB_WARMUP_S + 1)  # past the page's load and the encoder's start
     frames0, missed0 = bench.frames(task_id)
-    meter = CpuMeter()
+    meter = CpuMeter(split=True)
     meter.start()
     time.sleep(seconds)
     cpu = meter.stop()
@@ -196,7 +200,7 @@ def quality(page_url: str, workdir: Path, encoders: Sequence[Variant], seconds: 
     """A lossless capture of the page (RGB as grabbed), then each encoder on the same frames:
     PSNR and SSIM (RGB) of what it decodes to against the lossless frames, its bitrate and
     its encode CPU (seconds of CPU per second of video)."""
-    reference = workdir / "lossless.mkv"
+    reference = workdir / "lossless.nut"
     stack = BareStack(page_url, FRAME).start()
     try:
         time.sleep(PAGE_SETTLE_S)
@@ -221,8 +225,9 @@ def quality(page_url: str, workdir: Path, encoders: Sequence[Variant], seconds: 
 
 def compare(encoded: Path, reference: Path) -> tuple[float, float]:
     """(PSNR dB, SSIM) of ``encoded`` against ``reference``, both as planar RGB."""
-    graph = ("[0:v]format=gbrp,split[a1][a2];[1:v]format=gbrp,split[b1][b2];"
-             "[a1][b1]psnr;[a2][b2]ssim")  # fmt: skip
+    # Frame n against frame n, whatever their timestamps.
+    graph = ("[0:v]setpts=N/30/TB,format=gbrp,split[a1][a2];"
+             "[1:v]setpts=N/30/TB,format=gbrp,split[b1][b2];[a1][b1]psnr;[a2][b2]ssim")  # fmt: skip
     argv = ["ffmpeg", "-hide_banner", "-nostats", "-i", str(encoded), "-i", str(reference),
             "-lavfi", graph, "-f", "null", "-"]  # fmt: skip
     text = subprocess.run(argv, capture_output=True, text=True, check=True).stderr

@@ -50,8 +50,9 @@ def _stat(pid: int) -> tuple[int, str, int] | None:
     return int(fields[1]), name, int(fields[11]) + int(fields[12])
 
 
-def descendants_cpu(root: int) -> dict[int, tuple[str, int]]:
-    """Every descendant of ``root``: pid -> (kind, CPU ticks so far)."""
+def descendants_cpu(root: int, *, split: bool = False) -> dict[int, tuple[str, int]]:
+    """Every descendant of ``root``: pid -> (kind, CPU ticks so far); ``split``: Chromium's
+    processes by their type (chromium/renderer, chromium/gpu-process, ...)."""
     table = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
@@ -64,7 +65,8 @@ def descendants_cpu(root: int) -> dict[int, tuple[str, int]]:
     while stack:
         pid = stack.pop()
         _, name, ticks = table[pid]
-        found[pid] = (_kind(name), ticks)
+        kind = _kind(name)
+        found[pid] = (_chromium_type(pid) if split and kind == "chromium" else kind, ticks)
         stack += children[pid]
     return found
 
@@ -77,17 +79,34 @@ def _kind(name: str) -> str:
     return name
 
 
+def _chromium_type(pid: int) -> str:
+    """chromium/<its --type> (the browser has none), utilities by their service."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "chromium"
+    flags = dict(w.decode(errors="replace").partition("=")[::2] for w in words if b"=" in w)
+    kind = flags.get("--type", "browser")
+    if kind == "utility":
+        kind = flags.get("--utility-sub-type", "utility").split(".")[0]  # audio, network
+    return f"chromium/{kind}"
+
+
 class CpuMeter:
-    """CPU of this process's children (and of this process) between start() and stop()."""
+    """CPU of this process's children (and of this process) between start() and stop();
+    ``split``: Chromium's processes by their type."""
+
+    def __init__(self, *, split: bool = False) -> None:
+        self.split = split
 
     def start(self) -> None:
         self.t0 = time.monotonic()
-        self.before = descendants_cpu(os.getpid())
+        self.before = descendants_cpu(os.getpid(), split=self.split)
         self.self_before = sum(os.times()[:2])
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self.t0
-        after = descendants_cpu(os.getpid())
+        after = descendants_cpu(os.getpid(), split=self.split)
         cores: dict[str, float] = defaultdict(float)
         for pid, (kind, ticks) in after.items():
             start_ticks = self.before.get(pid, (kind, 0))[1]
