@@ -17,44 +17,38 @@ def x264(preset: str, crf: int, *extra: str) -> tuple[str, ...]:
 
 
 def farm_video() -> tuple[str, ...]:
-    """The farm's video encoder as the capture builder writes it (less its frame clock)."""
-    encode = builders.encode_args(builders.Encoder.of(Settings()), 4)
+    """The farm's video encoder as the capture builder writes it at 1280x720 (less its frame
+    clock), its colour conversion first."""
+    frame = builders.Frame(1280, 720)
+    encode = builders.encode_args(builders.Encoder.of(Settings()), 4, frame=frame)
     video = encode[encode.index("-c:v") : encode.index("-c:a")]
     at = video.index("-r")
-    return tuple(video[:at] + video[at + 2 :])
+    return ("-vf", builders.TO_YUV420, *video[:at], *video[at + 2 :])
 
+
+NEIGHBOR = ("-vf", builders.TO_YUV420)  # the farm's colour conversion
 
 ENCODERS = (
     Variant("bare: veryfast crf23"),
-    Variant("farm", video=farm_video()),
-    Variant("superfast crf23", video=x264("superfast", 23)),
+    Variant("farm: ultrafast crf23 threads1 neighbor", video=farm_video()),
     Variant("ultrafast crf23", video=x264("ultrafast", 23)),
-    Variant("ultrafast crf21", video=x264("ultrafast", 21)),
-    Variant("veryfast crf23 threads1", video=x264("veryfast", 23, "-threads", "1")),
-    Variant("veryfast crf23 sws bilinear", before_encode=("-sws_flags", "bilinear")),
-    Variant("veryfast crf23 sws fast_bilinear", before_encode=("-sws_flags", "fast_bilinear")),
+    Variant("ultrafast crf23 threads1", video=x264("ultrafast", 23, "-threads", "1")),
+    Variant("veryfast crf23 neighbor", before_encode=NEIGHBOR),
+    Variant("superfast crf23", video=x264("superfast", 23)),
 )
 
 LEVERS = (
     # the encoder
     Variant("x264 superfast", video=x264("superfast", 23)),
     Variant("x264 ultrafast", video=x264("ultrafast", 23)),
-    Variant("x264 threads=1", video=x264("veryfast", 23, "-threads", "1")),
-    # the colour conversion (bgr0 -> yuv420p)
-    Variant("sws fast_bilinear", before_encode=("-sws_flags", "fast_bilinear")),
+    Variant("x264 ultrafast threads=1", video=x264("ultrafast", 23, "-threads", "1")),
+    # the colour conversion (bgr0 -> yuv420p): chroma at the nearest pixel
+    Variant("conversion neighbor", before_encode=NEIGHBOR),
+    # all three: the farm's encoder now
+    Variant("farm encoder", video=farm_video()),
     # the X screen
     Variant("xvfb depth 16", depth=16),
-    # Chromium
+    # Chromium (--disable-threaded-compositing looked cheap: it stops the page's frames)
     Variant("chromium 1 raster thread", chromium=("--num-raster-threads=1",)),
-    Variant(
-        "chromium no threaded compositing",
-        chromium=("--disable-threaded-compositing", "--disable-threaded-animation"),
-    ),
-    Variant(
-        "chromium audio+network in process",
-        chromium=(
-            "--disable-features=MediaRouter,InfiniteSessionRestore,AudioServiceOutOfProcess",
-            "--enable-features=NetworkServiceInProcess",
-        ),
-    ),
+    Variant("chromium viz in the browser process", chromium=("--in-process-gpu",)),
 )

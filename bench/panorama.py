@@ -82,7 +82,8 @@ def _kind(name: str) -> str:
 def _chromium_type(pid: int) -> str:
     """chromium/<its --type> (the browser has none), utilities by their service."""
     try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        # Chromium rewrites its command line into one space-separated string.
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
     except OSError:
         return "chromium"
     flags = dict(w.decode(errors="replace").partition("=")[::2] for w in words if b"=" in w)

@@ -191,7 +191,7 @@ class Settings(BaseSettings):
     # panorama: x264's preset and CRF for the page's picture (and the live pause filler).
     # The defaults are what `bench.panorama --only density` measured as the cheapest at the
     # picture quality of the bare pipeline (README, "Recordings per machine").
-    panorama_x264_preset: X264Preset = "veryfast"
+    panorama_x264_preset: X264Preset = "ultrafast"
     panorama_x264_crf: int = Field(default=23, ge=0, le=51)
     page_load_timeout_s: float = 30.0
     max_idle_s: float = 300.0
