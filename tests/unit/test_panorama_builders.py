@@ -151,7 +151,7 @@ def test_capture_keeps_both_capture_clocks_and_starts_both_at_the_run_zero():
     video, audio = value_after(argv, "-filter_complex").split(";")
     # the zero is the warm-up after the given wall time; what came before it is trimmed
     assert builders.WARMUP_S == 1.0
-    assert video == "[0:v]setpts=PTS-1700000001.250000/TB,trim=start=0[v]"
+    assert video.startswith("[0:v]setpts=PTS-1700000001.250000/TB,trim=start=0,")
     assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000001.250000/TB,atrim=start=0,")
     # the sample count follows the clock, from the zero (silence if the sound opens late)
     assert "aresample=async=1000:first_pts=0," in audio
@@ -168,7 +168,25 @@ def test_a_resumed_run_starts_where_the_sound_before_it_ended():
 def test_capture_pads_an_odd_size_to_even():
     argv = capture(Frame(641, 361))
     assert value_after(argv, "-video_size") == "641x361"
-    assert "pad=642:362:0:0:black[v]" in value_after(argv, "-filter_complex")
+    # padded as grabbed, then converted for the encoder
+    assert "pad=642:362:0:0:black,scale=flags=neighbor,format=yuv420p[v]" in value_after(
+        argv, "-filter_complex"
+    )
+
+
+def test_capture_converts_to_yuv420p_with_chroma_at_the_nearest_pixel():
+    video = value_after(capture(Frame(1280, 720)), "-filter_complex").split(";")[0]
+    assert video.endswith(",scale=flags=neighbor,format=yuv420p[v]")
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "threads"),
+    [(1280, 720, "1"), (640, 360, "1"), (1281, 720, None), (1920, 1080, None)],
+)
+def test_x264_encodes_in_one_thread_up_to_1280x720(width, height, threads):
+    argv = capture(Frame(width, height))
+    encode = argv[argv.index("-c:v") : argv.index("-c:a")]
+    assert (value_after(encode, "-threads:v") if "-threads:v" in encode else None) == threads
 
 
 @pytest.mark.parametrize(
