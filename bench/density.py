@@ -3,7 +3,7 @@ pipeline (bench/bare.py) in the same run; where the CPU goes (per process kind);
 encoder settings keep of the picture (PSNR and SSIM against a lossless capture of the same
 page); the levers, each against the baseline in the same run; and recordings side by side.
 
-    .venv/bin/python -m bench.panorama --only density [--density-rounds 2] [--levers]
+    .venv/bin/python -m bench.panorama --only density [--density-rounds 2] [--no-levers]
 
 CPU is read from /proc for every descendant of the bench (bench/panorama.py's CpuMeter).
 """

@@ -9,7 +9,7 @@ every --sync-every seconds, its drift, RSS and CPU (--sync-seconds 3600: the hou
     .venv/bin/python -m bench.panorama --only sync --sync-seconds 3600
     .venv/bin/python -m bench.panorama --only outputs   # live output + snapshots vs plain
     .venv/bin/python -m bench.panorama --only startup   # Start -> first frame, warm vs cold
-    .venv/bin/python -m bench.panorama --only density [--levers]  # CPU vs the bare pipeline
+    .venv/bin/python -m bench.panorama --only density   # CPU vs the bare pipeline, levers
 
 Starts its own redis-server and a page server on free ports; tasks go through the
 dispatcher (Flask test client) and run in this process (the runtime's run_task in a
@@ -446,7 +446,7 @@ def run_density(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
         max_concurrent=args.max_concurrent,
         concurrent_seconds=args.concurrent_seconds,
         encoders=levers.ENCODERS,
-        lever_variants=levers.LEVERS if args.levers else (),
+        lever_variants=() if args.no_levers else levers.LEVERS,
     )
 
 
@@ -462,7 +462,7 @@ def main() -> None:
     )
     parser.add_argument("--density-seconds", type=float, default=20.0)
     parser.add_argument("--density-rounds", type=int, default=2)
-    parser.add_argument("--levers", action="store_true", help="density: each lever vs bare")
+    parser.add_argument("--no-levers", action="store_true", help="density: without the levers")
     parser.add_argument("--startup-rounds", type=int, default=3)
     parser.add_argument("--outputs-seconds", type=float, default=30.0)
     args = parser.parse_args()
