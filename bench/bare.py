@@ -111,6 +111,15 @@ class BareStack:
             *(["-t", str(seconds)] if seconds else []), "-y", str(out),
         ]  # fmt: skip
 
+    def inputs(self, *, audio: bool = False) -> list[str]:
+        """ffmpeg's input: the display as the farm grabs it, or the sink's monitor."""
+        if audio:
+            return ["-f", "pulse", "-server", self.pulse_server, "-sample_rate", "48000",
+                    "-channels", "2", "-i", f"{builders.SINK}.monitor"]  # fmt: skip
+        return ["-f", "x11grab", "-draw_mouse", "0", "-framerate", GRAB_RATE,
+                "-video_size", f"{self.frame.width}x{self.frame.height}",
+                "-i", f"{self.display}.0+0,0"]  # fmt: skip
+
     def lossless(self, out: Path, seconds: float) -> list[str]:
         """ffmpeg: the display, losslessly (RGB as grabbed), the yardstick of quality; NUT
         at exactly 30 fps, so that every encoding of it has the same frames."""

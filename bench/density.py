@@ -20,9 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.bare import BareStack, Variant
+from bench.bare import BARE_VIDEO, BareStack, Variant
+from bench.levers import farm_video
 from bench.panorama import Bench, CpuMeter, _pct, side_by_side
 from workers.common.media.process import ManagedProcess
+from workers.panorama import builders
 from workers.panorama.builders import Frame
 from workers.panorama.capture import read_progress
 
@@ -190,6 +192,35 @@ def _against(lever: dict, base: dict) -> dict:
     }
 
 
+# ---- inside ffmpeg --------------------------------------------------------------------------
+
+# Each step of the farm's ffmpeg on its own, into the null muxer: the difference between two
+# rows is what a step costs (the grab; the colour conversion; x264; the sound).
+STEPS: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "grab": (False, ("-c:v", "rawvideo")),
+    "grab + yuv420p (bicubic)": (False, ("-pix_fmt", "yuv420p", "-c:v", "rawvideo")),
+    "grab + yuv420p (nearest)": (False, ("-vf", builders.TO_YUV420, "-c:v", "rawvideo")),
+    "grab + yuv420p + x264 veryfast": (False, BARE_VIDEO),
+    "grab + farm encoder": (False, farm_video()),
+    "pulse + aac": (True, ("-c:a", "aac", "-b:a", "128k")),
+}
+
+
+def inside_ffmpeg(page_url: str, seconds: float) -> dict[str, float]:
+    """ffmpeg's CPU (cores) for each of STEPS, on one bare stack of the page."""
+    stack = BareStack(page_url, FRAME).start()
+    try:
+        time.sleep(PAGE_SETTLE_S)
+        cores = {}
+        for name, (audio, step) in STEPS.items():
+            argv = ["ffmpeg", "-hide_banner", "-loglevel", "fatal", *stack.inputs(audio=audio),
+                    "-t", str(seconds), *step, "-f", "null", "-"]  # fmt: skip
+            cores[name] = round(_child_cpu_s(argv) / seconds, 3)
+        return cores
+    finally:
+        stack.close()
+
+
 # ---- picture quality ------------------------------------------------------------------------
 
 _PSNR = re.compile(r"PSNR .*average:([\d.inf]+)")
@@ -263,6 +294,7 @@ def density(
     page_url = f"{bench.page_base}/{PAGE}"
     result: dict[str, Any] = {"per_recording": farm_against_bare(bench, workdir, seconds, rounds)}
     result["quality"] = quality(page_url, workdir, encoders, seconds=8)
+    result["inside_ffmpeg_cores"] = inside_ffmpeg(page_url, seconds=8)
     if lever_variants:
         result["levers"] = levers(page_url, workdir, lever_variants, seconds)
     levels = []
