@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -292,11 +293,16 @@ def density(
 ) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="capstan-density-"))
     page_url = f"{bench.page_base}/{PAGE}"
-    result: dict[str, Any] = {"per_recording": farm_against_bare(bench, workdir, seconds, rounds)}
-    result["quality"] = quality(page_url, workdir, encoders, seconds=8)
-    result["inside_ffmpeg_cores"] = inside_ffmpeg(page_url, seconds=8)
-    if lever_variants:
-        result["levers"] = levers(page_url, workdir, lever_variants, seconds)
+    try:
+        result: dict[str, Any] = {
+            "per_recording": farm_against_bare(bench, workdir, seconds, rounds),
+            "quality": quality(page_url, workdir, encoders, seconds=8),
+            "inside_ffmpeg_cores": inside_ffmpeg(page_url, seconds=8),
+        }
+        if lever_variants:
+            result["levers"] = levers(page_url, workdir, lever_variants, seconds)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the lossless capture and the encodes
     levels = []
     for count in range(1, max_concurrent + 1):
         levels.append(side_by_side(bench, count, concurrent_seconds))
