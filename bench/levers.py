@@ -19,7 +19,8 @@ def x264(preset: str, crf: int, *extra: str) -> tuple[str, ...]:
 def farm_video() -> tuple[str, ...]:
     """The farm's video encoder as the capture builder writes it at 1280x720 (less its frame
     clock), its colour conversion first."""
-    encode = builders.encode_args(builders.Encoder.of(Settings()), 4)
+    frame = builders.Frame(1280, 720)
+    encode = builders.encode_args(builders.Encoder.of(Settings()), 4, frame=frame)
     video = encode[encode.index("-c:v") : encode.index("-c:a")]
     at = video.index("-r")
     return ("-vf", builders.TO_YUV420, *video[:at], *video[at + 2 :])
@@ -29,7 +30,7 @@ NEIGHBOR = ("-vf", builders.TO_YUV420)  # the farm's colour conversion
 
 ENCODERS = (
     Variant("bare: veryfast crf23"),
-    Variant("farm: ultrafast crf23 neighbor", video=farm_video()),
+    Variant("farm: ultrafast crf23 threads1 neighbor", video=farm_video()),
     Variant("ultrafast crf23", video=x264("ultrafast", 23)),
     Variant("ultrafast crf23 threads1", video=x264("ultrafast", 23, "-threads", "1")),
     Variant("veryfast crf23 neighbor", before_encode=NEIGHBOR),

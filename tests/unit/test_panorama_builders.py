@@ -179,10 +179,14 @@ def test_capture_converts_to_yuv420p_with_chroma_at_the_nearest_pixel():
     assert video.endswith(",scale=flags=neighbor,format=yuv420p[v]")
 
 
-def test_x264_keeps_its_own_threads():
-    # one thread encodes in the loop that stamps the sound on arrival: the sound came late
-    argv = capture(Frame(1280, 720))
-    assert "-threads:v" not in argv[argv.index("-c:v") : argv.index("-c:a")]
+@pytest.mark.parametrize(
+    ("width", "height", "threads"),
+    [(1280, 720, "1"), (640, 360, "1"), (1281, 720, None), (1920, 1080, None)],
+)
+def test_x264_encodes_in_one_thread_up_to_1280x720(width, height, threads):
+    argv = capture(Frame(width, height))
+    encode = argv[argv.index("-c:v") : argv.index("-c:a")]
+    assert (value_after(encode, "-threads:v") if "-threads:v" in encode else None) == threads
 
 
 @pytest.mark.parametrize(

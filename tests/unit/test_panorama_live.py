@@ -82,7 +82,7 @@ def test_pause_filler_encodes_still_frames_as_the_capture_encodes(kind, colour):
     picture = argv[argv.index("-i") + 1]
     assert picture.startswith(f"color=c={colour}:s=642x362:r=30")  # the encoded size
     assert ("drawtext=text=Paused" in picture) == (kind == "slate")
-    encode = builders.encode_args(ENCODER, 4)
+    encode = builders.encode_args(ENCODER, 4, frame=Frame(641, 361))
     assert argv[-3 - len(encode) : -3] == encode
     assert encode[encode.index("-preset") + 1] == "superfast"
     assert (

