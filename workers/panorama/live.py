@@ -197,10 +197,6 @@ def live_outputs(
     seconds = settings.segment_seconds
 
     def filler(ports: list[int]) -> list[str]:
-        encoder = builders.Encoder.of(settings)
-        return [
-            settings.ffmpeg,
-            *builders.pause_filler(frame, pause_frame, ports, seconds, encoder),
-        ]
+        return [settings.ffmpeg, *builders.pause_filler(frame, pause_frame, ports, seconds)]
 
     return LiveOutputs(relays, filler, report).start()
