@@ -186,6 +186,9 @@ def main() -> None:
         "CAPSTAN_PORT": str(port),
         "CAPSTAN_HOST": "127.0.0.1",
         "CAPSTAN_MAX_ACTIVE_TASKS": json.dumps(dict.fromkeys(SERVICES, 10**9)),
+        # No worker runs: slots the autoscaler "can reach" let every Start in, through the
+        # same slot count a farm's Start pays.
+        "CAPSTAN_ADMISSION_AUTOSCALED_SLOTS": json.dumps(dict.fromkeys(SERVICES, 10**9)),
     })  # fmt: skip
     os.environ.update({k: v for k, v in env.items() if k.startswith("CAPSTAN_")})
     gunicorn = start_gunicorn(env, args, workdir / "gunicorn.log")

@@ -26,6 +26,7 @@ RECONCILER_QUEUE = "reconciler"
 COMMON_TASK_MODULES = (
     "workers.common.runtime.hooks",
     "workers.common.runtime.drain",
+    "workers.common.runtime.slots",
     "workers.common.runtime.reconciler",
 )
 

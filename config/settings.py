@@ -22,8 +22,7 @@ from config.redis_url import RedisTarget
 
 @dataclass(frozen=True)
 class PoolDefaults:
-    concurrency: int  # tasks one worker process runs at once (`celery -c`)
-    max_active: int  # active tasks the farm admits; beyond it Start answers LimitExceeded
+    concurrency: int  # tasks one worker process runs at once (`celery -c`): its slots
 
 
 # The pools, one Celery queue each, with their defaults. Their names are the services of
@@ -31,9 +30,9 @@ class PoolDefaults:
 # supervisor and probe read them without it (tests/unit/test_services.py keeps the two
 # equal; tests/unit/test_helm_matches_code.py keeps the chart's pools equal to these).
 POOLS: dict[str, PoolDefaults] = {
-    "recorder": PoolDefaults(concurrency=40, max_active=200),
-    "pusher": PoolDefaults(concurrency=40, max_active=200),
-    "panorama": PoolDefaults(concurrency=2, max_active=20),
+    "recorder": PoolDefaults(concurrency=40),
+    "pusher": PoolDefaults(concurrency=40),
+    "panorama": PoolDefaults(concurrency=2),
 }
 SERVICES: tuple[str, ...] = tuple(POOLS)
 
@@ -158,10 +157,19 @@ class Settings(BaseSettings):
     worker_concurrency: dict[str, int] = Field(
         default_factory=lambda: {name: pool.concurrency for name, pool in POOLS.items()}
     )
-    # Admission limit: active tasks per service; beyond it Start answers LimitExceeded.
-    max_active_tasks: dict[str, int] = Field(
-        default_factory=lambda: {name: pool.max_active for name, pool in POOLS.items()}
+    # Admission counts slots: a Start is admitted while the service's active tasks are fewer
+    # than its live workers' slots (each advertises its concurrency, workers.common.runtime
+    # .slots), or than the slots its autoscaler can bring it to (maxReplicas x concurrency,
+    # set by the chart with KEDA; 0: none), whichever is more; beyond, LimitExceeded.
+    admission_counts_slots: bool = True
+    admission_autoscaled_slots: dict[str, int] = Field(
+        default_factory=lambda: dict.fromkeys(POOLS, 0)
     )
+    # A worker's advert of its slots lives this long unless renewed (every Celery heartbeat,
+    # ~2 s): a dead worker stops counting within it.
+    slot_advert_ttl_s: float = Field(default=15.0, gt=2)
+    # An optional hard ceiling of active tasks per service (0: none), slots or not.
+    max_active_tasks: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(POOLS, 0))
     min_free_disk_mb: int = 512
 
     # Uploads of the final files: retried with exponential backoff for this long.

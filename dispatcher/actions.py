@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import Settings
-from dispatcher.answers import Accepted, TaskList
+from dispatcher.answers import Accepted, Capacity, PoolCapacity, TaskList
 from dispatcher.urls import check_urls
 from workers.common.domain import crypto, services
 from workers.common.domain.describe import describe, task_view
 from workers.common.domain.errors import CapstanError, ServiceUnavailable
 from workers.common.domain.services import Service
+from workers.common.domain.slots import Capacity as Load
 from workers.common.domain.specs.base import split_secrets
 from workers.common.domain.specs.control import TaskRef
 from workers.common.domain.specs.fields import parse
@@ -59,6 +60,7 @@ class Farm:
             crypto.seal(secrets),
             request_id=request_id,
             max_active=self.settings.max_active_tasks.get(service.name, 0),
+            autoscaled_slots=self.autoscaled_slots(service.name),
             unique_key=getattr(spec, "unique_key", None),
             task_id=task_id,
             message=self.message(service, task_id),
@@ -73,6 +75,12 @@ class Farm:
                 self._withdraw(service, task_id)
                 raise
         return Accepted(TaskID=task_id, RequestID=request_id).dump()
+
+    def autoscaled_slots(self, service: str) -> int | None:
+        """The slots the autoscaler can bring ``service`` to; None: slots are not counted."""
+        if not self.settings.admission_counts_slots:
+            return None
+        return self.settings.admission_autoscaled_slots.get(service, 0)
 
     def _withdraw(self, service: Service, task_id: str) -> None:
         """A task no replica confirmed: cancel it so it holds no admission slot."""
@@ -89,3 +97,40 @@ class Farm:
     ) -> dict[str, Any]:
         records = self.store.list_tasks(service, status, limit)
         return TaskList(Tasks=[task_view(r) for r in records], RequestID=request_id).dump()
+
+    def capacity(self) -> dict[str, Any]:
+        """Each pool's live slots and demand (the ops route; KEDA scales on ``demand``)."""
+        pools = {name: _pool_capacity(self.pool_load(name)) for name in services.REGISTRY}
+        return Capacity(pools=pools).dump()
+
+    def pool_load(self, name: str) -> Load:
+        active, queued, slots, workers, warm = self.store.load(
+            name, services.REGISTRY[name].queue, self.settings.broker_db
+        )
+        autoscaled = self.autoscaled_slots(name)
+        return Load(
+            active=active,
+            queued=queued,
+            slots=slots,
+            workers=workers,
+            autoscaled=autoscaled or 0,
+            ceiling=self.settings.max_active_tasks.get(name, 0),
+            counts_slots=autoscaled is not None,
+            warm=None if warm < 0 else warm,
+        )
+
+
+def _pool_capacity(load: Load) -> PoolCapacity:
+    return PoolCapacity(
+        workers=load.workers,
+        slots=load.slots,
+        busy=load.busy,
+        free=load.free,
+        queued=load.queued,
+        active=load.active,
+        demand=load.demand,
+        autoscaled=load.autoscaled,
+        ceiling=load.ceiling,
+        admissible=load.admissible,
+        warm=load.warm,
+    )

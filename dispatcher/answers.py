@@ -22,6 +22,28 @@ class TaskList(Answer):
     RequestID: str
 
 
+class PoolCapacity(Answer):
+    """One pool's slots and the tasks that want them (workers.common.domain.slots.Capacity)."""
+
+    workers: int  # live workers (their slot advert has not expired)
+    slots: int  # their task slots, summed
+    busy: int  # tasks running
+    free: int  # slots without a task
+    queued: int  # tasks waiting in the queue
+    active: int  # tasks admitted and not ended (queued or running)
+    demand: int  # slots wanted now (= active): what KEDA scales on, per pod's slots
+    autoscaled: int  # slots the autoscaler can bring the pool to, counted by admission
+    ceiling: int  # the hard ceiling of active tasks; 0: none
+    admissible: int | None = None  # Starts admitted now before LimitExceeded; absent: no limit
+    warm: int | None = None  # ready warm slots (panorama); absent: no live worker keeps any
+
+
+class Capacity(Answer):
+    """GET /v1/ops/capacity: each pool's slots and demand."""
+
+    pools: dict[str, PoolCapacity]
+
+
 class Health(Answer):
     """/healthz, and /readyz when Redis answers."""
 

@@ -12,7 +12,15 @@ from dispatcher.farm import farm
 from workers.common.domain.signing import verify
 
 UNSIGNED_ENDPOINTS = frozenset(
-    {"ops.healthz", "ops.readyz", "ops.prometheus", "files.output_file", "files.s3_file", "ui.page"}
+    {
+        "ops.healthz",
+        "ops.readyz",
+        "ops.prometheus",
+        "ops.capacity",
+        "files.output_file",
+        "files.s3_file",
+        "ui.page",
+    }
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from dispatcher.answers import Accepted, Error, Health, TaskList
+from dispatcher.answers import Accepted, Capacity, Error, Health, PoolCapacity, TaskList
 from dispatcher.routes.tasks import DEFAULT_LIMIT, MAX_LIMIT
 from workers.common.domain import services
 from workers.common.domain.describe import Task
@@ -27,7 +27,15 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     TaskRef,
     *(service.spec_model for service in services.REGISTRY.values()),
 )
-ANSWERS: tuple[type[BaseModel], ...] = (Accepted, Error, Health, Task, TaskList)
+ANSWERS: tuple[type[BaseModel], ...] = (
+    Accepted,
+    Capacity,
+    Error,
+    Health,
+    PoolCapacity,
+    Task,
+    TaskList,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -153,6 +161,12 @@ def _paths() -> dict[str, Any]:
         "readyz", "Readiness: 200 when Redis answers, else 503", {**_ok("Health"), **_errors(503)}
     )
     paths["/metrics"] = _plain("metrics", "Prometheus metrics", "text/plain")
+    paths["/v1/ops/capacity"] = _operation(
+        "capacity",
+        "Each pool's live workers, slots, busy and free slots, queued and active tasks, and "
+        "demand (what KEDA scales on); unsigned, like /metrics",
+        {**_ok("Capacity"), **_errors(503)},
+    )
     paths["/openapi.json"] = _plain("openapi", "This document")
     paths["/ui"] = {
         "get": {

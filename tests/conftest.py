@@ -106,6 +106,9 @@ def capstan_env_vars(request, redis_server, tmp_path) -> dict[str, str]:
         flower=free_port(),
     )
     env = stack.farm_env(ports, tmp_path / "data")
+    # Most tests Start before (or without) a worker of the pool: admission does not count
+    # slots unless a test asks (tests/integration/test_admission_slots.py).
+    env["CAPSTAN_ADMISSION_COUNTS_SLOTS"] = "false"
     if "s3_server" in request.fixturenames:
         env.update(request.getfixturevalue("s3_server").env())
     return env

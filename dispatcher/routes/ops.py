@@ -1,4 +1,4 @@
-"""GET /healthz, /readyz, /metrics, /openapi.json."""
+"""GET /healthz, /readyz, /metrics, /openapi.json, /v1/ops/capacity."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def readyz() -> Response:
 def prometheus() -> Response:
     text, content_type = metrics.exposition()
     return Response(text, content_type=content_type)
+
+
+@bp.get("/v1/ops/capacity")
+def capacity() -> Response:
+    # Unsigned, like /metrics: KEDA's metrics-api scaler reads it (counts, no task data).
+    return json_response(farm().capacity())
 
 
 @bp.get("/openapi.json")

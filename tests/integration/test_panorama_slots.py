@@ -127,6 +127,31 @@ def the_video(settings, done: dict) -> Path:
     return local_file(settings, video["FileURL"])
 
 
+def wait_warm(api: PanoramaApi, count: int, timeout: float = 15.0) -> dict:
+    """Until the capacity route counts ``count`` ready warm slots (adverts renew every ~2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        panorama = api.client.get("/v1/ops/capacity").get_json()["pools"]["panorama"]
+        if panorama.get("warm") == count:
+            return panorama
+        if time.monotonic() > deadline:
+            pytest.fail(f"the capacity route never counted {count} warm slot(s): {panorama}")
+        time.sleep(0.2)
+
+
+# ---- what an operator sees ---------------------------------------------------------------
+
+
+def test_the_capacity_route_counts_the_ready_warm_slot(api, worker):
+    # Given a worker with one warm slot ready
+    wait_slots_built(worker, 1)
+
+    # Then the capacity route shows it with the worker's task slots
+    panorama = wait_warm(api, 1)
+    assert panorama["workers"] == 1
+    assert panorama["slots"] >= 1
+
+
 # ---- a slot is used once ----------------------------------------------------------------
 
 

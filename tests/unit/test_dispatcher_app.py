@@ -141,6 +141,9 @@ def test_with_app_keys_unsigned_requests_are_refused():
     assert response.get_json()["ErrorCode"] == "AuthFailure"
     assert client.get("/healthz").status_code == 200
     assert client.get("/metrics").status_code == 200
+    # KEDA reads the capacity unsigned: no Redis here, so 503, but not 401.
+    capacity = client.get("/v1/ops/capacity")
+    assert capacity.get_json()["ErrorCode"] == "ServiceUnavailable"
 
 
 def test_with_app_keys_signed_requests_pass_auth():

@@ -16,7 +16,7 @@ except ImportError:
 
 # The Kubernetes versions the chart supports; validated against kubernetes-validate's schemas.
 KUBE_VERSIONS = ("1.28.0", "1.30.0", "1.31.0")
-CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
+CRD_KINDS = {"ScaledObject", "ServiceMonitor"}
 
 
 @pytest.mark.parametrize("values", ["default", "production", "sentinel"])
@@ -62,25 +62,28 @@ def test_default_values_render_the_whole_farm():
     assert not by_kind(manifests, "ScaledObject")
 
 
-def test_keda_scaled_objects_read_each_queue_list_in_the_broker_db():
+def test_keda_scales_each_pool_on_its_demand_in_slots_per_pod():
     manifests = render(*VALUE_SETS["keda-detected"])
     assert not by_kind(manifests, "HorizontalPodAutoscaler")
+    concurrency = {"recorder": "40", "pusher": "40", "panorama": "2"}  # values.yaml
     for name, scaled in by_kind(manifests, "ScaledObject").items():
+        pool = name.removeprefix("capstan-")
         spec = scaled["spec"]
         assert spec["scaleTargetRef"]["name"] == name
         assert spec["minReplicaCount"] >= 1
         (trigger,) = spec["triggers"]
-        assert trigger["type"] == "redis"
+        assert trigger["type"] == "metrics-api"
         meta = trigger["metadata"]
-        assert {"address", "listName", "listLength", "databaseIndex"} <= set(meta)
         assert all(isinstance(v, str) for v in meta.values())  # KEDA wants strings
-        assert meta["databaseIndex"] == "0"
-        assert trigger["authenticationRef"]["name"] == "capstan-redis"
+        # replicas = ceil(demand / one pod's slots): running tasks count, not just the queue.
+        assert meta["url"] == "http://capstan-dispatcher.default.svc:80/v1/ops/capacity"
+        assert meta["valueLocation"] == f"pools.{pool}.demand"
+        assert meta["targetValue"] == concurrency[pool]
         down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
         assert down["stabilizationWindowSeconds"] >= 300
         assert down["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 300}]
-    (auth,) = by_kind(manifests, "TriggerAuthentication").values()
-    assert auth["spec"]["secretTargetRef"][0]["key"] == "redis-password"
+    # The capacity route is unsigned, like /metrics: KEDA needs no credentials.
+    assert not by_kind(manifests, "TriggerAuthentication")
 
 
 def test_service_monitors_scrape_dispatcher_and_flower():
@@ -165,14 +168,6 @@ def test_sentinel_makes_every_role_follow_the_master_with_passwords_from_the_sec
         assert ref["key"] == "redis-sentinel-password"
     (secret,) = by_kind(manifests, "Secret").values()
     assert secret["stringData"]["redis-sentinel-password"] == "s-pw"
-    for scaled in by_kind(manifests, "ScaledObject").values():
-        (trigger,) = scaled["spec"]["triggers"]
-        assert trigger["type"] == "redis-sentinel"
-        assert trigger["metadata"]["addresses"] == ",".join(sentinels)
-        assert trigger["metadata"]["sentinelMaster"] == "capstan"
-    (auth,) = by_kind(manifests, "TriggerAuthentication").values()
-    params = {ref["parameter"]: ref["key"] for ref in auth["spec"]["secretTargetRef"]}
-    assert params == {"password": "redis-password", "sentinelPassword": "redis-sentinel-password"}
 
 
 def test_existing_secret_is_used_and_no_secret_is_rendered():

@@ -4,6 +4,7 @@
 import pytest
 
 from config.settings import SERVICES, Settings
+from dispatcher.answers import PoolCapacity
 from tests.support.helm import (
     VALUE_SETS,
     by_kind,
@@ -45,10 +46,31 @@ def test_worker_deployments_are_exactly_the_services_queues():
     assert all(name == f"capstan-{queue}" for name, queue in queues.items())
 
 
-def test_keda_lists_are_the_celery_queues():
+def test_keda_reads_the_demand_of_every_pool_the_capacity_route_answers():
     scaled = by_kind(render(*VALUE_SETS["keda-detected"]), "ScaledObject")
-    lists = sorted(s["spec"]["triggers"][0]["metadata"]["listName"] for s in scaled.values())
-    assert lists == sorted(SERVICES)
+    locations = sorted(
+        s["spec"]["triggers"][0]["metadata"]["valueLocation"] for s in scaled.values()
+    )
+    assert locations == sorted(f"pools.{pool}.demand" for pool in SERVICES)
+    assert "demand" in PoolCapacity.model_fields
+
+
+@pytest.mark.parametrize("keda", [True, False])
+def test_autoscaled_slots_name_every_pool_and_count_what_keda_can_reach(monkeypatch, keda):
+    # CAPSTAN_ADMISSION_AUTOSCALED_SLOTS replaces the whole dict, so it must name every pool.
+    args = ["--set", "workers.pools.panorama.autoscaling.maxReplicas=7"]
+    manifests = render(*args, *(VALUE_SETS["keda-detected"] if keda else ()))
+    (dispatcher,) = (
+        c for w, c in containers(manifests) if w["metadata"]["name"].endswith("-dispatcher")
+    )
+    monkeypatch.setenv(
+        "CAPSTAN_ADMISSION_AUTOSCALED_SLOTS",
+        env_of(dispatcher)["CAPSTAN_ADMISSION_AUTOSCALED_SLOTS"],
+    )
+    slots = Settings().admission_autoscaled_slots
+    assert sorted(slots) == sorted(SERVICES)
+    # maxReplicas 7 x concurrency 2; a CPU HPA does not see queued tasks.
+    assert slots["panorama"] == (14 if keda else 0)
 
 
 def test_concurrency_setting_names_every_pool(monkeypatch):

@@ -32,6 +32,7 @@ def test_create_answers():
     assert decode_admission("ok") == (Admission.ADMITTED, "")
     assert decode_admission("limit") == (Admission.AT_LIMIT, "")
     assert decode_admission("dup:0b7f-task") == (Admission.DUPLICATE, "0b7f-task")
+    assert decode_admission("slots:4") == (Admission.NO_SLOT, "4")
 
 
 def test_fenced_write_answers():

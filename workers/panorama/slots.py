@@ -35,6 +35,7 @@ from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from config.settings import Settings, get_settings
 from workers.common.domain.services import PANORAMA
 from workers.common.domain.specs.panorama import DEFAULT_HEIGHT, DEFAULT_WIDTH
+from workers.common.runtime.slots import count_warm
 from workers.panorama.builders import Frame
 from workers.panorama.stack import BrowserStack
 
@@ -256,7 +257,9 @@ def _on_worker_ready(sender: Any, **_: Any) -> None:
         # Tasks would run in child processes: slots built here would never be taken.
         log.warning("panorama: warm slots need the threads pool; none kept")
         return
-    start_pool(get_settings())
+    if pool := start_pool(get_settings()):
+        # The capacity route shows them (workers.common.runtime.slots, on its heartbeat).
+        count_warm(PANORAMA.name, lambda: pool.ready)
 
 
 @worker_shutting_down.connect

@@ -7,7 +7,7 @@
     │   ├── TaskNotFound        404  unknown TaskID, or one of another service
     │   ├── InvalidState        409  the action makes no sense in the task's state
     │   ├── PayloadTooLarge     413  the body is over the farm's limit
-    │   └── LimitExceeded       429  the service's admission limit is reached
+    │   └── LimitExceeded       429  no free slot (live workers' slots, or the ceiling)
     ├── ServiceUnavailable      503  Redis (or another part of the farm) unreachable
     └── TaskFailure                  a task ended badly; its code lands in Result.ErrorCode
         ├── UserFault                caused by the request: bad page, bad source, bad bucket
@@ -104,7 +104,12 @@ CATALOGUE: dict[Code, Entry] = {
     ),
     Code.PAYLOAD_TOO_LARGE: _request(413, Fault.USER, "body over `CAPSTAN_MAX_BODY_BYTES`"),
     Code.LIMIT_EXCEEDED: _request(
-        429, Fault.FARM, "the service already runs `CAPSTAN_MAX_ACTIVE_TASKS` tasks; retry later"
+        429,
+        Fault.FARM,
+        (
+            "no free slot: the service's tasks fill its live workers' slots (or "
+            "`CAPSTAN_ADMISSION_AUTOSCALED_SLOTS`), or `CAPSTAN_MAX_ACTIVE_TASKS`; retry later"
+        ),
     ),
     Code.INTERNAL_ERROR: _request(
         500,

@@ -11,6 +11,7 @@ Keys (``{id}`` is the TaskID):
     capstan:active:{service}      set of tasks not yet terminal (admission limit)
     capstan:owned                 set of tasks a worker has claimed (reconciler)
     capstan:unique:{key}          TaskID holding a one-at-a-time key (recorder user)
+    capstan:slots:{service}[:count]  the live workers' task slots (workers.common.domain.slots)
 
 A Start's Celery message goes onto its queue's list in the broker's db by the same script
 that writes the record (create; the message's bytes: workers.common.domain.wire).
@@ -29,6 +30,7 @@ from typing import Any
 
 import redis
 
+from workers.common.domain import slots
 from workers.common.domain import store_scripts as lua
 from workers.common.domain.errors import (
     InvalidState,
@@ -37,7 +39,7 @@ from workers.common.domain.errors import (
     TaskNotFound,
 )
 from workers.common.domain.states import OWNED, TERMINAL, Action, Status, refusal, target
-from workers.common.domain.wire import QueuedMessage
+from workers.common.domain.wire import QueuedMessage, queue_key
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,8 @@ _TIMES = ("create_time", "start_time", "stop_time", "cancel_time", "finish_time"
 
 class Admission(StrEnum):
     ADMITTED = "ok"
-    AT_LIMIT = "limit"  # the service runs its most tasks already
+    AT_LIMIT = "limit"  # the service runs its most tasks already (the hard ceiling)
+    NO_SLOT = "slots"  # its active tasks fill the live slots (or those it can scale to)
     DUPLICATE = "dup"  # a live task holds the one-at-a-time key
 
 
@@ -89,9 +92,20 @@ class NoEpoch(IntEnum):
 
 
 def decode_admission(reply: str) -> tuple[Admission, str]:
-    """The outcome of CREATE, and the TaskID holding the key when DUPLICATE."""
+    """The outcome of CREATE, and its detail: the TaskID holding the key when DUPLICATE, the
+    live slots when NO_SLOT."""
     outcome, _, holder = reply.partition(":")
     return Admission(outcome), holder
+
+
+def no_slot_message(service: str, live: int, autoscaled: int) -> str:
+    """Why a Start found no slot, in the words an operator acts on."""
+    if live == 0 and autoscaled == 0:
+        return f"{service} has 0 live slots: no {service} worker is running; retry later"
+    if autoscaled > live:
+        reach = f"the {autoscaled} slots its autoscaler can reach ({live} live)"
+        return f"{service} tasks fill {reach}; retry later"
+    return f"{service} tasks fill its {live} live slots; retry later"
 
 
 def decode_write(reply: str) -> Write:
@@ -171,6 +185,7 @@ class TaskStore:
         self._lease_renew = client.register_script(lua.LEASE_RENEW)
         self._lease_drop = client.register_script(lua.LEASE_DROP)
         self._bump_epoch = client.register_script(lua.BUMP_EPOCH)
+        self._capacity = client.register_script(lua.CAPACITY)
 
     @property
     def db(self) -> int:
@@ -187,13 +202,18 @@ class TaskStore:
         *,
         request_id: str,
         max_active: int = 0,
+        autoscaled_slots: int | None = None,
         unique_key: str | None = None,
         task_id: str | None = None,
         message: QueuedMessage | None = None,
     ) -> str:
         """Admit and write a new task and, when given, push its queue ``message`` (built for
         ``task_id``): one atomic script, so that there is no record without its message and
-        no message without its record."""
+        no message without its record.
+
+        Admitted while the service's active tasks are fewer than its live workers' slots or
+        ``autoscaled_slots`` (those its autoscaler can bring it to), whichever is more (None:
+        slots not counted), and than ``max_active`` when > 0 (a hard ceiling)."""
         task_id = task_id or new_task_id()
         now = now_s()
         fields = {
@@ -214,20 +234,26 @@ class TaskStore:
             f"{PREFIX}:active:{service}",
             f"{PREFIX}:unique:{unique_key or '-'}",
             message.key if message else f"{PREFIX}:no-queue",
+            slots.live_key(service),
+            slots.count_key(service),
         ]
         # Listed newest first to the millisecond: two Starts in one second keep their order.
         listed_at = f"{time.time():.3f}"
         unique = "1" if unique_key else "0"
         queued = [message.db, message.payload] if message else [0, ""]
-        argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *queued, self.db, *flat]
-        outcome, holder = decode_admission(self._call(self._create, keys, argv))
+        autoscaled = -1 if autoscaled_slots is None else autoscaled_slots
+        argv = [task_id, listed_at, max_active, unique, _states(TERMINAL), *queued, self.db]
+        argv += [autoscaled, *flat]
+        outcome, detail = decode_admission(self._call(self._create, keys, argv))
         if outcome is Admission.AT_LIMIT:
             raise LimitExceeded(
                 f"{service} already runs {max_active} tasks, the farm's limit; retry later"
             )
+        if outcome is Admission.NO_SLOT:
+            raise LimitExceeded(no_slot_message(service, int(detail), autoscaled))
         if outcome is Admission.DUPLICATE:
             raise InvalidState(
-                f"this user already has a running {service} task in this room, {holder}; "
+                f"this user already has a running {service} task in this room, {detail}; "
                 "Stop it first"
             )
         return task_id
@@ -466,6 +492,21 @@ class TaskStore:
                 f"{PREFIX}:unique:{unique}",
                 task_id,
             )
+
+    # ---- operations ------------------------------------------------------------------
+
+    def load(self, service: str, queue: str, broker_db: int) -> tuple[int, ...]:
+        """The service's active tasks, those still in its ``queue``, its live slots, live
+        workers and their warm slots (-1: none keeps any), read at one instant
+        (workers.common.domain.slots.Capacity adds the rest)."""
+        keys = [
+            f"{PREFIX}:active:{service}",
+            slots.live_key(service),
+            slots.count_key(service),
+            slots.warm_key(service),
+            queue_key(queue),
+        ]
+        return tuple(int(n) for n in self._call(self._capacity, keys, [broker_db]))
 
     # ---- plumbing --------------------------------------------------------------------
 

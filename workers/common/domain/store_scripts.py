@@ -4,20 +4,35 @@ Each script answers with a short word or number; ``workers.common.domain.store``
 answer into its outcome enums, in one place each, and nothing else reads them.
 """
 
+from workers.common.domain.slots import LIVE_SLOTS_LUA
+
 # Admit a new task and queue its Celery message, all or nothing -> 'ok' | 'limit' (the
-# service is full) | 'dup:<holder>' (the one-at-a-time key is held by a task not in ARGV[5],
-# the terminal states). Redis runs a script alone but does not undo a write when a later
-# command fails: everything that can fail is read and checked before the first write (a key
-# of the wrong type is refused), and '#!lua' (flags declared, none allowing OOM) has Redis
-# refuse the whole script up front when it is out of memory. The message (ARGV[7], empty:
-# none) goes onto KEYS[6] in the broker's db ARGV[6]; the record in this db, ARGV[8].
-CREATE = """#!lua
+# service is at its hard ceiling, ARGV[3] > 0) | 'slots:<live>' (its active tasks fill the live
+# workers' slots, KEYS[7] and KEYS[8], or the ARGV[9] its autoscaler can bring it to, whichever
+# is more; -1: slots not counted) | 'dup:<holder>' (the one-at-a-time key is held by a task
+# not in ARGV[5], the terminal states). Redis runs a script alone but does not undo a write
+# when a later command fails: everything that can fail is read and checked before the first
+# write (a key of the wrong type is refused), and '#!lua' (flags declared, none allowing OOM)
+# has Redis refuse the whole script up front when it is out of memory. The message (ARGV[7],
+# empty: none) goes onto KEYS[6] in the broker's db ARGV[6]; the record in this db, ARGV[8];
+# its fields from ARGV[10].
+CREATE = (
+    """#!lua
+"""
+    + LIVE_SLOTS_LUA
+    + """
 local function wrong_type(key, kind)
   local found = redis.call('TYPE', key)['ok']
   return found ~= 'none' and found ~= kind
 end
 local max_active = tonumber(ARGV[3])
-if max_active > 0 and redis.call('SCARD', KEYS[4]) >= max_active then return 'limit' end
+local active = redis.call('SCARD', KEYS[4])
+if max_active > 0 and active >= max_active then return 'limit' end
+local autoscaled = tonumber(ARGV[9])
+if autoscaled >= 0 then
+  local live = live_slots(KEYS[7], KEYS[8])
+  if active >= math.max(live, autoscaled) then return 'slots:' .. live end
+end
 if ARGV[4] == '1' then
   local holder = redis.call('GET', KEYS[5])
   if holder then
@@ -39,12 +54,13 @@ if ARGV[7] ~= '' then
   redis.call('SELECT', ARGV[8])
 end
 if ARGV[4] == '1' then redis.call('SET', KEYS[5], ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[1])
 return 'ok'
 """
+)
 
 # Worker writes are fenced by epoch: a worker whose epoch is stale writes nothing.
 # -> 'ok' | 'stale' | 'state:<status>' (in none of the expected states: nothing written).
@@ -121,3 +137,24 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
 end
 return -2
 """
+
+# One service's figures, read at one instant -> {active, queued, live slots, live workers,
+# warm slots or -1 (no live worker keeps any)}: its admission set (KEYS[1]), its slot adverts
+# (KEYS[2..4]), its queue's list (KEYS[5] in the broker's db ARGV[1]).
+CAPACITY = (
+    """#!lua flags=no-writes
+"""
+    + LIVE_SLOTS_LUA
+    + """
+local active = redis.call('SCARD', KEYS[1])
+local slots, workers, nodes = live_slots(KEYS[2], KEYS[3])
+local warm = -1
+if #nodes > 0 then
+  for _, n in ipairs(redis.call('HMGET', KEYS[4], unpack(nodes))) do
+    if n then warm = math.max(warm, 0) + tonumber(n) end
+  end
+end
+redis.call('SELECT', ARGV[1])
+return {active, redis.call('LLEN', KEYS[5]), slots, workers, warm}
+"""
+)

@@ -125,6 +125,31 @@ expands in CAPSTAN_REDIS_URL (Settings appends the db number).
   value: {{ .Values.flower.port | quote }}
 - name: CAPSTAN_WORKER_CONCURRENCY
   value: {{ include "capstan.concurrency" . | quote }}
+- name: CAPSTAN_ADMISSION_AUTOSCALED_SLOTS
+  value: {{ include "capstan.autoscaledSlots" . | quote }}
+{{- end -}}
+
+{{/*
+{"recorder": 400, ...}: the slots KEDA can bring each pool to, maxReplicas x concurrency;
+admission counts them, or the live ones when more. 0 without KEDA: a CPU HPA does not see
+queued tasks, so it might never add the pods they would wait for.
+*/}}
+{{- define "capstan.autoscaledSlots" -}}
+{{- $out := dict -}}
+{{- $scales := and .Values.autoscaling.enabled (include "capstan.useKeda" .) -}}
+{{- range $pool, $spec := .Values.workers.pools -}}
+{{- $slots := 0 -}}
+{{- if $scales -}}
+{{- $slots = mul (int $spec.autoscaling.maxReplicas) (int $spec.concurrency) -}}
+{{- end -}}
+{{- $_ := set $out $pool (int $slots) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Where KEDA's operator (another namespace) reads the pools' demand. */}}
+{{- define "capstan.capacityUrl" -}}
+{{- printf "http://%s-dispatcher.%s.svc:%v/v1/ops/capacity" (include "capstan.fullname" .) .Release.Namespace .Values.dispatcher.service.port -}}
 {{- end -}}
 
 {{/* {"recorder": 40, ...}: every pool, since the setting replaces the whole dict. */}}
