@@ -134,10 +134,13 @@ def test_capture_keeps_both_capture_clocks_and_starts_both_at_the_run_zero():
     video, audio = value_after(argv, "-filter_complex").split(";")
     # the zero is the warm-up after the given wall time; what came before it is trimmed
     assert builders.WARMUP_S == 1.0
-    assert video == "[0:v]setpts=PTS-1700000001.250000/TB,trim=start=0[v]"
+    assert video.startswith("[0:v]setpts=PTS-1700000001.250000/TB,trim=start=0,")
+    # each frame in the grid slot of its grab time, the grid starting at the zero
+    assert video.endswith(",fps=fps=1000000/33332:start_time=0:round=near[v]")
     assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000001.250000/TB,atrim=start=0,")
     # the sample count follows the clock, from the zero (silence if the sound opens late)
-    assert "aresample=async=1000:first_pts=0," in audio
+    # (the resampler built at once: built lazily it went back to first_pts and padded twice)
+    assert "aresample=async=1000:first_pts=0:flags=res," in audio
     assert audio.endswith("asetpts=N/SR/TB+STARTPTS[a]")
     assert argv[argv.index("-map") : argv.index("-map") + 4] == ["-map", "[v]", "-map", "[a]"]
 

@@ -200,7 +200,8 @@ def capture(
 
     The audio is resampled to its timestamps (``aresample=async``): a player plays
     samples one after the other, so their count must follow the clock. Should the sound
-    open later than the zero (a very loaded machine), its head is filled with silence.
+    open later than the zero (a very loaded machine), its head is filled with silence
+    (``capture_filters``: an input opening late moves neither stream).
 
     ``progress`` receives ffmpeg's key=value figures (frames, dups, drops, out_time):
     how the session tells a stalled capture and counts dropped frames.
@@ -210,17 +211,7 @@ def capture(
     encode). Sending a datagram never waits for its reader, so a slow or absent relay can
     not hold the capture back; ``onfail=ignore`` keeps the file going should a send fail.
     """
-    zero = f"{wallclock_s + WARMUP_S:.6f}/TB"
-    video = f"setpts=PTS-{zero},trim=start=0"
-    if frame.encoded != (frame.width, frame.height):
-        width, height = frame.encoded
-        video += f",pad={width}:{height}:0:0:black"
-    # A block of sound ends when it is read: it began its own length earlier.
-    audio = (
-        f"asetpts=PTS-NB_SAMPLES/SR/TB-{zero},atrim=start=0,"
-        f"aresample=async={RESAMPLE_STRETCH}:first_pts=0,"
-        "asetpts=N/SR/TB+STARTPTS"  # then stamped by the sample count: never backwards
-    )
+    zero_s = wallclock_s + WARMUP_S
     args = [
         *ffmpeg.base(interactive=True),
         "-progress", str(progress),
@@ -240,7 +231,7 @@ def capture(
         "-fragment_size", str(PULSE_FRAGMENT_BYTES),
         "-use_wallclock_as_timestamps", "1",
         "-i", f"{SINK}.monitor",
-        "-filter_complex", f"[0:v]{video}[v];[1:a]{audio}[a]",
+        "-filter_complex", capture_filters(frame, zero_s),
         "-map", "[v]", "-map", "[a]",
     ]  # fmt: skip
     encode = ffmpeg.h264_encode(FPS, segment_seconds, rate=GRAB_RATE)
@@ -249,6 +240,38 @@ def capture(
     if live_ports:
         output = tee(output, [live_feed(port) for port in live_ports])
     return [*args, *encode, *output]
+
+
+def capture_filters(frame: Frame, zero_s: float) -> str:
+    """The capture's filter graph: input 0's picture and input 1's sound, both stamped with
+    the wall clock, onto the run's timeline from ``zero_s`` (labels ``[v]`` and ``[a]``).
+
+    Whether an input opened before the zero or after it (a busy machine) must not move
+    one stream against the other (tests/integration/test_capture_filters.py):
+
+    - The picture goes onto its frame grid here (``fps``, the grid starting at the zero),
+      each frame in the slot of its grab time. ffmpeg's inputs start reading together
+      once the last one is open, and x11grab catches up on the ticks it missed with a
+      burst of grabs a millisecond apart; left to the output's frame-rate sync, two of
+      them took successive slots and every later frame sat a slot late (33 ms).
+    - The sound is resampled onto its stamps (``aresample=async``) with the resampler built
+      from the start (``flags=res``): built lazily, at the first small correction, it
+      reset its position to ``first_pts`` and filled the head with silence a second time,
+      so a sound that opened X after the zero played X late for the whole run (what the
+      takeover test caught: 75-190 ms).
+    """
+    zero = f"{zero_s:.6f}/TB"
+    video = f"setpts=PTS-{zero},trim=start=0,fps=fps={GRAB_RATE}:start_time=0:round=near"
+    if frame.encoded != (frame.width, frame.height):
+        width, height = frame.encoded
+        video += f",pad={width}:{height}:0:0:black"
+    # A block of sound ends when it is read: it began its own length earlier.
+    audio = (
+        f"asetpts=PTS-NB_SAMPLES/SR/TB-{zero},atrim=start=0,"
+        f"aresample=async={RESAMPLE_STRETCH}:first_pts=0:flags=res,"
+        "asetpts=N/SR/TB+STARTPTS"  # then stamped by the sample count: never backwards
+    )
+    return f"[0:v]{video}[v];[1:a]{audio}[a]"
 
 
 # ---- live outputs (workers/panorama/live.py) ----------------------------------------
