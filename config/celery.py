@@ -2,7 +2,8 @@
 
 Long media tasks: ack at start (no visibility-timeout re-runs of a 10-hour recording;
 crash recovery is the lease + reconciler's job), prefetch off so nothing waits behind a
-running task, events on for Flower. The message carries only the TaskID.
+running task (a worker takes a message only with a free slot), events on for Flower. The
+message carries only the TaskID.
 
 ``create_celery(settings)`` builds an app; ``celery_app()`` is the process's one app, built
 from ``get_settings()`` on first use, never at import. ``celery -A config.celery`` (the
@@ -41,6 +42,11 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(
         task_acks_late=False,
         worker_prefetch_multiplier=1,
+        # A message acked at start no longer counts against the prefetch limit, so a busy
+        # worker reserved one more task than its slots, which waited behind hours-long
+        # recordings while another worker sat free (test_admission_slots caught it). This
+        # (Redis only) consumes while the worker holds fewer tasks than its pool.
+        worker_disable_prefetch=True,
         task_track_started=True,
         worker_send_task_events=True,
         # No task-sent event: it is a second publish per Start (half the dispatcher's cost,
