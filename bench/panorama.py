@@ -433,6 +433,9 @@ def main() -> None:
         CAPSTAN_REDIS_URL=f"redis://127.0.0.1:{port}",
         CAPSTAN_DATA_DIR=str(workdir / "data"),
         CAPSTAN_URL_ALLOWLIST='["127.0.0.0/8"]',
+        # The bench runs its tasks in this process (run_task), not in a worker that registers
+        # slots: admission by slots would refuse every Start.
+        CAPSTAN_ADMISSION_COUNTS_SLOTS="false",
     )
     from config.settings import reset_settings
     from tests.support.http import StaticServer
