@@ -9,6 +9,7 @@ every --sync-every seconds, its drift, RSS and CPU (--sync-seconds 3600: the hou
     .venv/bin/python -m bench.panorama --only sync --sync-seconds 3600
     .venv/bin/python -m bench.panorama --only outputs   # live output + snapshots vs plain
     .venv/bin/python -m bench.panorama --only startup   # Start -> first frame, warm vs cold
+    .venv/bin/python -m bench.panorama --only density   # CPU vs the bare pipeline, levers
 
 Starts its own redis-server and a page server on free ports; tasks go through the
 dispatcher (Flask test client) and run in this process (the runtime's run_task in a
@@ -49,8 +50,9 @@ def _stat(pid: int) -> tuple[int, str, int] | None:
     return int(fields[1]), name, int(fields[11]) + int(fields[12])
 
 
-def descendants_cpu(root: int) -> dict[int, tuple[str, int]]:
-    """Every descendant of ``root``: pid -> (kind, CPU ticks so far)."""
+def descendants_cpu(root: int, *, split: bool = False) -> dict[int, tuple[str, int]]:
+    """Every descendant of ``root``: pid -> (kind, CPU ticks so far); ``split``: Chromium's
+    processes by their type (chromium/renderer, chromium/gpu-process, ...)."""
     table = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
@@ -63,7 +65,8 @@ def descendants_cpu(root: int) -> dict[int, tuple[str, int]]:
     while stack:
         pid = stack.pop()
         _, name, ticks = table[pid]
-        found[pid] = (_kind(name), ticks)
+        kind = _kind(name)
+        found[pid] = (_chromium_type(pid) if split and kind == "chromium" else kind, ticks)
         stack += children[pid]
     return found
 
@@ -76,17 +79,35 @@ def _kind(name: str) -> str:
     return name
 
 
+def _chromium_type(pid: int) -> str:
+    """chromium/<its --type> (the browser has none), utilities by their service."""
+    try:
+        # Chromium rewrites its command line into one space-separated string.
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+    except OSError:
+        return "chromium"
+    flags = dict(w.decode(errors="replace").partition("=")[::2] for w in words if b"=" in w)
+    kind = flags.get("--type", "browser")
+    if kind == "utility":
+        kind = flags.get("--utility-sub-type", "utility").split(".")[0]  # audio, network
+    return f"chromium/{kind}"
+
+
 class CpuMeter:
-    """CPU of this process's children (and of this process) between start() and stop()."""
+    """CPU of this process's children (and of this process) between start() and stop();
+    ``split``: Chromium's processes by their type."""
+
+    def __init__(self, *, split: bool = False) -> None:
+        self.split = split
 
     def start(self) -> None:
         self.t0 = time.monotonic()
-        self.before = descendants_cpu(os.getpid())
+        self.before = descendants_cpu(os.getpid(), split=self.split)
         self.self_before = sum(os.times()[:2])
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self.t0
-        after = descendants_cpu(os.getpid())
+        after = descendants_cpu(os.getpid(), split=self.split)
         cores: dict[str, float] = defaultdict(float)
         for pid, (kind, ticks) in after.items():
             start_ticks = self.before.get(pid, (kind, 0))[1]
@@ -415,6 +436,20 @@ def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole > 0 else 100.0
 
 
+def run_density(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    from bench import density, levers
+
+    return density.density(
+        bench,
+        seconds=args.density_seconds,
+        rounds=args.density_rounds,
+        max_concurrent=args.max_concurrent,
+        concurrent_seconds=args.concurrent_seconds,
+        encoders=levers.ENCODERS,
+        lever_variants=() if args.no_levers else levers.LEVERS,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -422,7 +457,12 @@ def main() -> None:
     parser.add_argument("--concurrent-seconds", type=float, default=20.0)
     parser.add_argument("--sync-seconds", type=float, default=120.0, help="3600: the hour")
     parser.add_argument("--sync-every", type=float, default=600.0)
-    parser.add_argument("--only", choices=["all", "sync", "outputs", "startup"], default="all")
+    parser.add_argument(
+        "--only", choices=["all", "sync", "outputs", "startup", "density"], default="all"
+    )
+    parser.add_argument("--density-seconds", type=float, default=20.0)
+    parser.add_argument("--density-rounds", type=int, default=2)
+    parser.add_argument("--no-levers", action="store_true", help="density: without the levers")
     parser.add_argument("--startup-rounds", type=int, default=3)
     parser.add_argument("--outputs-seconds", type=float, default=30.0)
     args = parser.parse_args()
@@ -460,21 +500,18 @@ def main() -> None:
             print(json.dumps({"startup": result["startup"]}), flush=True)
             if args.only == "startup":
                 return
+        if args.only == "density":
+            result["density"] = run_density(bench, args)
+            result["load_avg_after"] = os.getloadavg()
+            print(json.dumps(result, indent=2))
+            return
         every = min(args.sync_every, args.sync_seconds / 2)
         result["sync"] = sync_over_time(bench, args.sync_seconds, every)
         if args.only == "sync":
             print(json.dumps(result, indent=2))
             return
         result["single_720p30"] = one_long_recording(bench, args.seconds)
-        levels = []
-        for count in range(1, args.max_concurrent + 1):
-            level = side_by_side(bench, count, args.concurrent_seconds)
-            levels.append(level)
-            if max(level["missed_frames_pct"]) >= 1.0:
-                break
-        result["side_by_side"] = levels
-        held = [lv["recordings"] for lv in levels if max(lv["missed_frames_pct"]) < 1.0]
-        result["concurrent_720p30_under_1pct_drops"] = max(held, default=0)
+        result["density"] = run_density(bench, args)
         result["load_avg_after"] = os.getloadavg()
         print(json.dumps(result, indent=2))
     finally:

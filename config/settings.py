@@ -53,6 +53,12 @@ ROOM_TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+# x264's presets, fastest first.
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a start-up error must not print the environment (its secrets).
     model_config = SettingsConfigDict(
@@ -190,6 +196,11 @@ class Settings(BaseSettings):
     # Chromium, at the default frame size), so that a Start only opens its page; each is
     # used by one task and replaced in the background. 0: every Start builds its own.
     panorama_warm_slots: int = Field(default=1, ge=0, le=8)
+    # panorama: x264's preset and CRF for the page's picture (and the live pause filler).
+    # The defaults are what `bench.panorama --only density` measured as the cheapest at the
+    # picture quality of the bare pipeline (README, "Recordings per machine").
+    panorama_x264_preset: X264Preset = "ultrafast"
+    panorama_x264_crf: int = Field(default=23, ge=0, le=51)
     page_load_timeout_s: float = 30.0
     max_idle_s: float = 300.0
     stall_timeout_s: float = 30.0

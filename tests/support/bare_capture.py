@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.settings import get_settings
 from tests.support import avsync
 from tests.support.http import StaticServer
 from tests.support.panorama_helpers import PAGES
@@ -93,6 +94,7 @@ def _bare_capture(size: Frame, display: str, pulse_server: str, out: Path) -> li
         segment_seconds=4,
         progress=out.with_suffix(".progress"),
         wallclock_s=time.time(),
+        encoder=builders.Encoder.of(get_settings()),
     )
     cut = argv.index("-f", argv.index("-c:a"))  # drop the segment muxer
     return ["ffmpeg", *argv[:cut], "-y", str(out)]

@@ -16,6 +16,7 @@ from workers.panorama.builders import Frame
 from workers.panorama.capture import Figures, read_progress
 
 RUN = SegmentRun(Path("/w/segments"), "e0001r0002")
+ENCODER = builders.Encoder.of(Settings())
 
 
 def value_after(argv: list[str], flag: str) -> str:
@@ -90,7 +91,7 @@ def test_chromium_sends_every_request_loopback_included_through_the_page_proxy()
     assert "--proxy-bypass-list=<-loopback>" in args
 
 
-def capture(frame: Frame, run: SegmentRun = RUN) -> list[str]:
+def capture(frame: Frame, run: SegmentRun = RUN, encoder: builders.Encoder = ENCODER) -> list[str]:
     return builders.capture(
         frame,
         ":7",
@@ -99,6 +100,7 @@ def capture(frame: Frame, run: SegmentRun = RUN) -> list[str]:
         segment_seconds=4,
         progress=Path("/w/p"),
         wallclock_s=1700000000.25,
+        encoder=encoder,
     )
 
 
@@ -118,12 +120,27 @@ def test_capture_grabs_the_display_and_the_sink_monitor_into_segments():
     assert value_after(argv[pulse:], "-server") == "unix:/tmp/pa/native"
     assert value_after(argv[pulse:], "-i") == "capture.monitor"
     assert value_after(argv, "-c:v") == "libx264" and value_after(argv, "-c:a") == "aac"
-    assert value_after(argv, "-preset") == "veryfast"
     assert value_after(argv, "-tune") == "zerolatency"
     assert value_after(argv, "-g") == "120"
     assert "pad=" not in value_after(argv, "-filter_complex")
     assert argv[-1] == "/w/segments/e0001r0002_%05d.ts"
     assert value_after(argv, "-segment_list") == "/w/segments/e0001r0002.csv"
+
+
+@pytest.mark.parametrize(("preset", "crf"), [("ultrafast", 20), ("superfast", 23), ("medium", 30)])
+def test_capture_encodes_with_the_x264_preset_and_crf_of_the_settings(preset, crf):
+    settings = Settings(panorama_x264_preset=preset, panorama_x264_crf=crf)
+    argv = capture(Frame(1280, 720), encoder=builders.Encoder.of(settings))
+    encode = argv[argv.index("-c:v") : argv.index("-c:a")]
+    assert value_after(encode, "-preset") == preset
+    assert value_after(encode, "-crf") == str(crf)
+    assert value_after(encode, "-pix_fmt") == "yuv420p"  # what every player decodes
+
+
+@pytest.mark.parametrize("setting", [{"panorama_x264_preset": "turbo"}, {"panorama_x264_crf": 52}])
+def test_an_unknown_x264_preset_or_crf_is_refused_at_start_up(setting):
+    with pytest.raises(ValueError, match="panorama_x264"):
+        Settings(**setting)
 
 
 def test_capture_keeps_both_capture_clocks_and_starts_both_at_the_run_zero():
@@ -136,7 +153,7 @@ def test_capture_keeps_both_capture_clocks_and_starts_both_at_the_run_zero():
     assert builders.WARMUP_S == 1.0
     assert video.startswith("[0:v]setpts=PTS-1700000001.250000/TB,trim=start=0,")
     # each frame in the grid slot of its grab time, the grid starting at the zero
-    assert video.endswith(",fps=fps=1000000/33332:start_time=0:round=near[v]")
+    assert ",fps=fps=1000000/33332:start_time=0:round=near," in video
     assert audio.startswith("[1:a]asetpts=PTS-NB_SAMPLES/SR/TB-1700000001.250000/TB,atrim=start=0,")
     # the sample count follows the clock, from the zero (silence if the sound opens late)
     # (the resampler built at once: built lazily it went back to first_pts and padded twice)
@@ -154,7 +171,25 @@ def test_a_resumed_run_starts_where_the_sound_before_it_ended():
 def test_capture_pads_an_odd_size_to_even():
     argv = capture(Frame(641, 361))
     assert value_after(argv, "-video_size") == "641x361"
-    assert "pad=642:362:0:0:black[v]" in value_after(argv, "-filter_complex")
+    # padded as grabbed, then converted for the encoder
+    assert "pad=642:362:0:0:black,scale=flags=neighbor,format=yuv420p[v]" in value_after(
+        argv, "-filter_complex"
+    )
+
+
+def test_capture_converts_to_yuv420p_with_chroma_at_the_nearest_pixel():
+    video = value_after(capture(Frame(1280, 720)), "-filter_complex").split(";")[0]
+    assert video.endswith(",scale=flags=neighbor,format=yuv420p[v]")
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "threads"),
+    [(1280, 720, "1"), (640, 360, "1"), (1281, 720, None), (1920, 1080, None)],
+)
+def test_x264_encodes_in_one_thread_up_to_1280x720(width, height, threads):
+    argv = capture(Frame(width, height))
+    encode = argv[argv.index("-c:v") : argv.index("-c:a")]
+    assert (value_after(encode, "-threads:v") if "-threads:v" in encode else None) == threads
 
 
 @pytest.mark.parametrize(

@@ -21,12 +21,13 @@ from workers.panorama.relay import CONNECT_S, STALL_S, Relay, State, hide, redac
 KEY = "live_8731_s3cr3t"
 URL = f"rtmp://live.example.com:1935/app/{KEY}"
 RUN = SegmentRun(Path("/w/segments"), "e0001r0002", Ends(audio_s=12.5, video_s=12.4))
+ENCODER = builders.Encoder("superfast", 21)
 
 
 def capture(**live) -> list[str]:
     return builders.capture(
         Frame(640, 360), ":7", "unix:/p", run=RUN, segment_seconds=4,
-        progress=Path("/w/p"), wallclock_s=100.0, **live,
+        progress=Path("/w/p"), wallclock_s=100.0, encoder=ENCODER, **live,
     )  # fmt: skip
 
 
@@ -77,12 +78,13 @@ def test_relay_copies_to_flv_for_rtmp_and_to_mpegts_for_srt():
 
 @pytest.mark.parametrize(("kind", "colour"), [("black", "black"), ("slate", "0x202020")])
 def test_pause_filler_encodes_still_frames_as_the_capture_encodes(kind, colour):
-    argv = builders.pause_filler(Frame(641, 361), kind, [40001], 4)
+    argv = builders.pause_filler(Frame(641, 361), kind, [40001], 4, ENCODER)
     picture = argv[argv.index("-i") + 1]
     assert picture.startswith(f"color=c={colour}:s=642x362:r=30")  # the encoded size
     assert ("drawtext=text=Paused" in picture) == (kind == "slate")
-    encode = builders.ffmpeg.h264_encode(builders.FPS, 4)
+    encode = builders.encode_args(ENCODER, 4, frame=Frame(641, 361))
     assert argv[-3 - len(encode) : -3] == encode
+    assert encode[encode.index("-preset") + 1] == "superfast"
     assert (
         argv[-1] == "[f=mpegts:max_delay=700000:onfail=ignore]udp://127.0.0.1:40001?pkt_size=1316"
     )

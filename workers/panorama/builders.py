@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workers.common.media import ffmpeg
 from workers.common.media.ffmpeg import SegmentRun
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 FPS = 30
 # Chromium on Xvfb draws a frame every 16666 us (viz's default BeginFrame interval: there
@@ -42,6 +46,40 @@ WARMUP_S = 1.0
 SINK = "capture"  # the null sink Chromium plays into; ffmpeg records its monitor
 
 
+# The grabbed picture (bgr0) to the encoder's yuv420p, chroma sampled at its nearest pixel
+# rather than filtered: the conversion took a quarter less of ffmpeg's CPU at 1280x720, the
+# picture 0.05 dB PSNR from bicubic's (bench.panorama --only density; README).
+TO_YUV420 = "scale=flags=neighbor,format=yuv420p"
+# Up to this many pixels x264 encodes in one thread: at 1280x720 its sliced threads cost
+# more CPU than they save (measured), while one thread keeps well within a frame's 33 ms.
+# Larger pictures keep x264's own choice, so that a frame is encoded in time.
+ONE_THREAD_MAX_PIXELS = 1280 * 720
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """x264's settings for the page's picture (their one home: Settings.panorama_x264_*)."""
+
+    preset: str
+    crf: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Encoder:
+        return cls(settings.panorama_x264_preset, settings.panorama_x264_crf)
+
+
+def encode_args(
+    encoder: Encoder, keyframe_s: int, *, rate: str = "", frame: Frame | None = None
+) -> list[str]:
+    """H.264 + AAC as the capture (and the live pause filler) encode; ``frame``: x264's
+    threads for that size (ONE_THREAD_MAX_PIXELS)."""
+    args = ffmpeg.h264_encode(FPS, keyframe_s, rate=rate, preset=encoder.preset, crf=encoder.crf)
+    if frame is not None and frame.pixels <= ONE_THREAD_MAX_PIXELS:
+        at = args.index("-c:a")
+        args[at:at] = ["-threads:v", "1"]
+    return args
+
+
 @dataclass(frozen=True)
 class Frame:
     """The picture: the page's size, and the encoded size (even, as yuv420p needs)."""
@@ -53,6 +91,11 @@ class Frame:
     def encoded(self) -> tuple[int, int]:
         # An odd side gets one black pixel of padding rather than losing a row of the page.
         return self.width + self.width % 2, self.height + self.height % 2
+
+    @property
+    def pixels(self) -> int:
+        width, height = self.encoded
+        return width * height
 
     @property
     def screen(self) -> tuple[int, int]:
@@ -180,6 +223,7 @@ def capture(
     segment_seconds: int,
     progress: Path,
     wallclock_s: float,
+    encoder: Encoder,
     live_ports: Sequence[int] = (),
 ) -> list[str]:
     """ffmpeg: the display's top-left width x height and the sink's monitor into segments.
@@ -234,7 +278,7 @@ def capture(
         "-filter_complex", capture_filters(frame, zero_s),
         "-map", "[v]", "-map", "[a]",
     ]  # fmt: skip
-    encode = ffmpeg.h264_encode(FPS, segment_seconds, rate=GRAB_RATE)
+    encode = encode_args(encoder, segment_seconds, rate=GRAB_RATE, frame=frame)
     # The run's zero is where the audio ended: the sound goes on without a hole.
     output = ffmpeg.segment_output(run, segment_seconds, timeline_offset_s=run.start.audio_s)
     if live_ports:
@@ -265,6 +309,7 @@ def capture_filters(frame: Frame, zero_s: float) -> str:
     if frame.encoded != (frame.width, frame.height):
         width, height = frame.encoded
         video += f",pad={width}:{height}:0:0:black"
+    video += f",{TO_YUV420}"
     # A block of sound ends when it is read: it began its own length earlier.
     audio = (
         f"asetpts=PTS-NB_SAMPLES/SR/TB-{zero},atrim=start=0,"
@@ -336,7 +381,13 @@ def _srt_url(url: str) -> str:
 SLATE_COLOUR = "0x202020"
 
 
-def pause_filler(frame: Frame, kind: str, ports: Sequence[int], keyframe_s: int) -> list[str]:
+def pause_filler(
+    frame: Frame,
+    kind: str,
+    ports: Sequence[int],
+    keyframe_s: int,
+    encoder: Encoder,
+) -> list[str]:
     """ffmpeg: what live outputs show while the recording is paused, so that players do not
     drop: black frames, or a "Paused" slate, with silence, encoded as the capture encodes
     (same size, rate and H.264/AAC settings: players see one stream go on). It runs only
@@ -355,5 +406,5 @@ def pause_filler(frame: Frame, kind: str, ports: Sequence[int], keyframe_s: int)
     feeds = [
         f"[f=mpegts:max_delay={MUX_DELAY_US}:onfail=ignore]{live_feed(port)}" for port in ports
     ]
-    encode = ffmpeg.h264_encode(FPS, keyframe_s)
+    encode = encode_args(encoder, keyframe_s, frame=frame)
     return [*args, *encode, "-f", "tee", "|".join(feeds)]

@@ -197,6 +197,10 @@ def live_outputs(
     seconds = settings.segment_seconds
 
     def filler(ports: list[int]) -> list[str]:
-        return [settings.ffmpeg, *builders.pause_filler(frame, pause_frame, ports, seconds)]
+        encoder = builders.Encoder.of(settings)
+        return [
+            settings.ffmpeg,
+            *builders.pause_filler(frame, pause_frame, ports, seconds, encoder),
+        ]
 
     return LiveOutputs(relays, filler, report).start()

@@ -200,6 +200,7 @@ class PanoramaSession(Session[PanoramaStart]):
             progress=progress,
             wallclock_s=time.time(),
             live_ports=self._live_ports(),
+            encoder=builders.Encoder.of(settings),
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
         self._answered_at = self._asked_at = self._clock()
