@@ -1,14 +1,15 @@
 """Dispatcher throughput: Start (panorama) and Describe under concurrent clients.
 
-    .venv/bin/python -m bench.dispatcher [--seconds 10] [--connections 32] [--workers N --threads N]
+    .venv/bin/python -m bench.dispatcher [--seconds 8] [--rounds 3] [--connections 32]
+        [--workers N --threads N]
 
 Starts its own redis-server and gunicorn (dispatcher/gunicorn_conf.py) on free ports,
 drives them with wrk (apt-get install wrk) and prints JSON: req/s, p50, p99 per action
-(Start at --connections and at 8, Describe at --connections), next to a baseline measured
-in the same run (a bare single-thread loop of Celery's send_task and of a Redis HGETALL),
-and their ratios, the figures of issue 17: Start >= 1.0x send_task, p99 < 25 ms at 8
-connections, Describe >= 0.3x HGETALL. It also counts the records and the queued messages:
-every accepted Start leaves one of each.
+(Start at --connections and at 8, Describe at --connections), each right after its baseline
+(a bare single-thread loop of Celery's send_task, of a Redis HGETALL), in --rounds rounds,
+and each ratio's median over the rounds. These are the figures of issue 17: Start >= 1.0x
+send_task, p99 < 25 ms at 8 connections, Describe >= 0.3x HGETALL. It also counts the
+records and the queued messages: every accepted Start leaves one of each.
 
 Each figure comes with the CPU it cost per request (``cpu_us_per_op``: the dispatcher's
 processes, or the loop's; ``redis_cpu_us_per_op``: redis-server's), read from /proc: on a
@@ -133,17 +134,34 @@ def ratio(measured: dict[str, Any], bare: dict[str, float]) -> float:
     return round(measured["req_per_s"] / bare["ops_per_s"], 2)
 
 
-def baseline(redis_pid: int, seconds: float = 3.0) -> dict[str, Any]:
+class Baseline:
     """One process, one thread: a bare loop of send_task, and of HGETALL."""
-    from config.celery import celery_app
-    from workers.common.domain.redis_client import store_redis
 
-    app = celery_app()
+    def __init__(self, redis_pid: int, seconds: float = 3.0) -> None:
+        from config.celery import celery_app
+        from workers.common.domain.redis_client import store_redis
 
-    def loop(call: Any) -> dict[str, float]:
+        self.redis_pid, self.seconds = redis_pid, seconds
+        self.app = celery_app()
+        self.client = store_redis()
+        self.client.hset(
+            "bench:record", mapping={"service": "panorama", "status": "normal", "spec": "{}"}
+        )
+
+    def send_task(self) -> dict[str, float]:
+        return self._loop(
+            lambda: self.app.send_task(
+                "capstan.bench.noop", args=["x"], queue="bench", ignore_result=True
+            )
+        )
+
+    def hgetall(self) -> dict[str, float]:
+        return self._loop(lambda: self.client.hgetall("bench:record"))
+
+    def _loop(self, call: Any) -> dict[str, float]:
         count, began = 0, time.perf_counter()
-        cpu, redis_cpu = time.process_time(), cpu_seconds(redis_pid)
-        while time.perf_counter() - began < seconds:
+        cpu, redis_cpu = time.process_time(), cpu_seconds(self.redis_pid)
+        while time.perf_counter() - began < self.seconds:
             call()
             count += 1
         elapsed = time.perf_counter() - began
@@ -151,24 +169,65 @@ def baseline(redis_pid: int, seconds: float = 3.0) -> dict[str, Any]:
             "ops_per_s": round(count / elapsed, 1),
             "us_per_op": round(elapsed / count * 1e6, 1),
             "cpu_us_per_op": per_op_us(time.process_time() - cpu, count),
-            "redis_cpu_us_per_op": per_op_us(cpu_seconds(redis_pid) - redis_cpu, count),
+            "redis_cpu_us_per_op": per_op_us(cpu_seconds(self.redis_pid) - redis_cpu, count),
         }
 
-    client = store_redis()
-    client.hset("bench:record", mapping={"service": "panorama", "status": "normal", "spec": "{}"})
+
+def one_round(
+    base: str,
+    task_id: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    meter: CpuMeter,
+    bare: Baseline,
+) -> dict[str, Any]:
+    """Each figure right after its own baseline, so that a load which comes and goes on a
+    shared machine moves both sides of a ratio alike."""
+    send_task = bare.send_task()
+    start = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir, meter)
+    start_8 = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir, meter, 8)
+    hgetall = bare.hgetall()
+    describe_body = {"Action": "Describe", "Data": {"TaskID": task_id}}
+    describe = run_wrk(f"{base}/v1/panorama", describe_body, args, workdir, meter)
     return {
-        "celery_send_task": loop(
-            lambda: app.send_task(
-                "capstan.bench.noop", args=["x"], queue="bench", ignore_result=True
-            )
-        ),
-        "redis_hgetall": loop(lambda: client.hgetall("bench:record")),
+        "start_panorama": start,
+        "start_panorama_8_connections": start_8,
+        "describe": describe,
+        "baseline_single_thread": {"celery_send_task": send_task, "redis_hgetall": hgetall},
+        "ratios": {
+            "start_vs_send_task": ratio(start, send_task),
+            "start_8_vs_send_task": ratio(start_8, send_task),
+            "describe_vs_hgetall": ratio(describe, hgetall),
+        },
+    }
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return round((ordered[middle - 1] + ordered[middle]) / 2, 2)
+
+
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each ratio over the rounds, with the spread, and the p99 at 8."""
+    ratios = {
+        name: {"median": median([r["ratios"][name] for r in rounds]),
+               "rounds": [r["ratios"][name] for r in rounds]}
+        for name in rounds[0]["ratios"]
+    }  # fmt: skip
+    p99_8 = [r["start_panorama_8_connections"]["p99_ms"] for r in rounds]
+    return {
+        "ratios": ratios,
+        "start_8_connections_p99_ms": {"median": median(p99_8), "rounds": p99_8},
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0, help="default: gunicorn_conf.py")
     parser.add_argument("--threads", type=int, default=0, help="default: gunicorn_conf.py")
@@ -198,33 +257,31 @@ def main() -> None:
         answer = requests.post(f"{base}/v1/panorama", json=START_BODY, timeout=5).json()
         task_id = answer["TaskID"]
         meter = CpuMeter(gunicorn.pid, redis_proc.pid)
-        start = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir, meter)
-        start_8 = run_wrk(f"{base}/v1/panorama", START_BODY, args, workdir, meter, 8)
-        describe_body = {"Action": "Describe", "Data": {"TaskID": task_id}}
-        describe = run_wrk(f"{base}/v1/panorama", describe_body, args, workdir, meter)
+        bare = Baseline(redis_proc.pid)
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            print(f"round {number} of {args.rounds}", file=sys.stderr, flush=True)
+            rounds.append(one_round(base, task_id, args, workdir, meter, bare))
         queued = redis.Redis(port=redis_port, db=0).llen("panorama")
         recorded = redis.Redis(port=redis_port, db=2).zcard("capstan:tasks:panorama")
-        bare = baseline(redis_proc.pid)
         report = {
             "machine": {"cpus": os.cpu_count()},
-            "load": {"tool": "wrk -t2", "connections": args.connections, "seconds": args.seconds},
-            "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf"},
-            "start_panorama": start,
-            "start_panorama_8_connections": start_8,
-            "describe": describe,
-            "records_created": recorded,
-            "messages_queued": queued,
-            "baseline_single_thread": bare,
-            "ratios": {
-                "start_vs_send_task": ratio(start, bare["celery_send_task"]),
-                "start_8_vs_send_task": ratio(start_8, bare["celery_send_task"]),
-                "describe_vs_hgetall": ratio(describe, bare["redis_hgetall"]),
+            "load": {
+                "tool": "wrk -t2",
+                "connections": args.connections,
+                "seconds": args.seconds,
+                "rounds": args.rounds,
             },
+            "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf"},
+            **summary(rounds),
             "goals": {
                 "start_vs_send_task": 1.0,
                 "start_8_connections_p99_ms": 25,
                 "describe_vs_hgetall": 0.3,
             },
+            "records_created": recorded,
+            "messages_queued": queued,
+            "rounds": rounds,
         }
         print(json.dumps(report, indent=2))
     finally:

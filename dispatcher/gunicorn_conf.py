@@ -22,7 +22,7 @@ _cores = os.cpu_count() or 2
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _cores + 1
-worker_class = "gthread"
+worker_class = "dispatcher.fair_worker.FairThreadWorker"  # gthread that spreads connections
 threads = 2
 keepalive = 30
 timeout = 30
