@@ -9,7 +9,9 @@ idled: Start then ran at 0.4x-1.06x the bare loop, depending on the draw.
 Here a process that has just accepted a connection stops polling the listening socket until
 it finishes a request. The other processes, woken for the same connections, take the rest,
 so connections spread in proportion to how fast each process serves; and as every finished
-request lets one more in, none waits in the kernel's queue longer than a request takes.
+request lets one more in, a new connection waits in the kernel's queue about as long as a
+request takes. (Not if each process's newest connection sends nothing: then it waits for
+gunicorn to give up on those, after 5 s.)
 (Accepting only while a thread is free spreads them too, but starves new connections for
 seconds once kept-alive ones keep every thread busy.) gunicorn's ``reuse_port`` (a socket
 per process) would also spread them, but resets the connections still queued on the socket
