@@ -178,6 +178,7 @@ class TaskStore:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
         self._create = client.register_script(lua.CREATE)
+        self._read = client.register_script(lua.READ)
         self._fenced_hset = client.register_script(lua.FENCED_HSET)
         self._fenced_rpush = client.register_script(lua.FENCED_RPUSH)
         self._fenced_append = client.register_script(lua.FENCED_APPEND)
@@ -291,17 +292,15 @@ class TaskStore:
 
     def get(self, task_id: str, service: str | None = None) -> TaskRecord:
         """The record with its live figures, in one round trip."""
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hgetall(task_key(task_id))
-        pipe.hgetall(sub_key(task_id, "progress"))
-        pipe.lrange(sub_key(task_id, "callbacks"), 0, -1)
-        data, progress, callbacks = self._run(pipe)
+        keys = [task_key(task_id), sub_key(task_id, "progress"), sub_key(task_id, "callbacks")]
+        fields, progress, callbacks = self._call(self._read, keys, [])
+        data = _hash(fields)
         if not data or (service is not None and data.get("service") != service):
             raise TaskNotFound(
                 f"TaskID {task_id} not found" + (f" in {service}" if service else "")
             )
         record = TaskRecord.from_hash(task_id, data)
-        record.progress = progress
+        record.progress = _hash(progress)
         record.callbacks = [json.loads(item) for item in callbacks]
         return record
 
@@ -538,6 +537,11 @@ class TaskStore:
             return call()
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"task store unreachable: {exc}") from exc
+
+
+def _hash(flat: list[str]) -> dict[str, str]:
+    """A hash as a script returns it (field, value, field, value...) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _states(states: frozenset[Status]) -> str:

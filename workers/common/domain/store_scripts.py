@@ -62,6 +62,15 @@ return 'ok'
 """
 )
 
+# A record, its live figures and its callbacks, as one snapshot: one command, where a
+# pipeline of three cost a Describe about a sixth more of redis-py's Python in the dispatcher
+# (bench/dispatcher.py). 'no-writes' lets it run on a replica and when the master is full.
+# -> {the record's fields and values, flat; the progress's, flat; the callbacks}
+READ = """#!lua flags=no-writes
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
+        redis.call('LRANGE', KEYS[3], 0, -1)}
+"""
+
 # Worker writes are fenced by epoch: a worker whose epoch is stale writes nothing.
 # -> 'ok' | 'stale' | 'state:<status>' (in none of the expected states: nothing written).
 FENCED_HSET = """
