@@ -45,7 +45,7 @@ def require(tool: str) -> str:
 
 
 # What a panorama task runs (workers/panorama/stack.py), and what its tests read with.
-BROWSER_STACK = ("Xvfb", "pulseaudio", "parec", "chromium", "ffmpeg", "ffprobe",
+BROWSER_STACK = ("Xvfb", "pulseaudio", "parec", "pactl", "chromium", "ffmpeg", "ffprobe",
                  "python:playwright")  # fmt: skip
 
 

@@ -150,16 +150,26 @@ def sink_listener(server: str) -> list[str]:
     A null sink that nobody listens to at a low latency renders in blocks of up to 2 s
     (its largest latency), and a capture that opens its monitor waits for the current
     block to end: measured, its first sound came 1.8 s after its first picture (and
-    after every Pause the sink fell back to 2 s blocks). Kept listening from the start,
-    the sink renders every 10 ms and every capture run has sound within ~0.2 s.
+    after every Pause the sink fell back to 2 s blocks). With a reader at all times (this
+    one, or a capture: display.AudioSink), the sink renders every 10 ms and every capture
+    run has sound within ~0.2 s.
     """
     return [
         "parec",
         f"--server={server}",
         f"--device={SINK}.monitor",
         f"--latency-msec={SINK_TICK_MS}",
+        f"--stream-name={LISTENER_STREAM}",  # how sink_readers finds it
         "--raw",  # to stdout, which ManagedProcess sends to /dev/null
     ]
+
+
+LISTENER_STREAM = "capstan-sink-listener"
+
+
+def sink_readers(server: str) -> list[str]:
+    """pactl listing the streams reading the sink's monitor, with their media.name."""
+    return ["pactl", f"--server={server}", "list", "source-outputs"]
 
 
 def pulse_env(home: Path) -> dict[str, str]:

@@ -203,6 +203,7 @@ class PanoramaSession(Session[PanoramaStart]):
             encoder=builders.Encoder.of(settings),
         )
         self.capture = CaptureRun([settings.ffmpeg, *argv], run, progress).start(CAPTURE_READY_S)
+        self.stack.audio.hand_over()  # the capture keeps the sink rendering now
         self._answered_at = self._asked_at = self._clock()
 
     def _live_ports(self) -> list[int]:
@@ -229,6 +230,8 @@ class PanoramaSession(Session[PanoramaStart]):
             return
         capture, self.capture = self.capture, None
         try:
+            if self.stack is not None and self.stack.audio is not None:
+                self.stack.audio.listen()  # before the capture lets go: see AudioSink
             capture.stop()
             self.ctx.end_run(capture.run)
         finally:
