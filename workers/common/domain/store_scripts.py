@@ -63,7 +63,7 @@ return 'ok'
 )
 
 # A record, its live figures and its callbacks, as one snapshot: one command, where a
-# pipeline of three cost a Describe about a sixth more of redis-py's Python in the dispatcher
+# pipeline of three cost redis-py 76 µs of CPU against 59 µs for this, in every Describe
 # (bench/dispatcher.py). 'no-writes' lets it run on a replica and when the master is full.
 # -> {the record's fields and values, flat; the progress's, flat; the callbacks}
 READ = """#!lua flags=no-writes
