@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from workers.common.media.process import ManagedProcess
+from workers.common.media.process import ManagedProcess, ProcessFailed
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 
@@ -86,7 +86,11 @@ class AudioSink:
         self.listener = ManagedProcess(
             "sink-listener", builders.sink_listener(self.server), env=builders.pulse_env(self.home)
         ).start()
-        self.listener.wait_ready(self._listened, timeout_s=timeout_s, interval_s=0.01)
+        try:
+            self.listener.wait_ready(self._listened, timeout_s=timeout_s, interval_s=0.01)
+        except ProcessFailed:
+            self.hand_over()  # so that a later listen() tries again
+            raise
 
     def hand_over(self) -> None:
         """A capture reads the monitor now: the listener goes until ``listen()``."""

@@ -28,6 +28,7 @@ from workers.common.domain import urlpolicy
 from workers.common.domain.errors import Code, FarmFault, UserFault
 from workers.common.domain.specs.panorama import PanoramaStart
 from workers.common.media.ffprobe import stream_ends
+from workers.common.media.process import ProcessFailed
 from workers.common.runtime.session import Destination, EndReason, Session, TaskContext
 from workers.panorama import builders, output, slots
 from workers.panorama.browser import Browser
@@ -230,14 +231,24 @@ class PanoramaSession(Session[PanoramaStart]):
             return
         capture, self.capture = self.capture, None
         try:
-            if self.stack is not None and self.stack.audio is not None:
-                self.stack.audio.listen()  # before the capture lets go: see AudioSink
+            self._listen_before_the_capture_ends()
             capture.stop()
             self.ctx.end_run(capture.run)
         finally:
             last = capture.figures()
             self._earlier_runs = _add(self._earlier_runs, last)
             self._report(Figures())
+
+    def _listen_before_the_capture_ends(self) -> None:
+        """The sink's listener back before the capture lets go (display.AudioSink). Should it
+        fail, the file still comes first: the capture stops as asked, and the next run's
+        sound may begin up to 2 s late (the capture filters fill that with silence)."""
+        if self.stack is None or self.stack.audio is None:
+            return
+        try:
+            self.stack.audio.listen()
+        except ProcessFailed as exc:
+            log.warning("the audio sink's listener did not start: %s", exc)
 
     def _raise_if_broken(self) -> None:
         if self.stack is None:
