@@ -19,6 +19,7 @@ from pathlib import Path
 
 from workers.common.media.process import ManagedProcess
 from workers.panorama import builders
+from workers.panorama.browser import write_profile
 from workers.panorama.builders import GRAB_RATE, Frame
 
 # The farm's Chromium flags when issue 17 was filed, less the page proxy.
@@ -50,11 +51,12 @@ class Variant:
     video: tuple[str, ...] = BARE_VIDEO  # the encoder
     before_encode: tuple[str, ...] = ()  # e.g. -sws_flags for the colour conversion
     nice_chromium: int = 0
+    energy_saver: bool = False  # Chromium's profile as the farm writes it (30 frames a second)
 
     @property
-    def stack(self) -> tuple[int, tuple[str, ...], int]:
+    def stack(self) -> tuple[int, tuple[str, ...], int, bool]:
         """What needs a stack of its own (the rest only changes ffmpeg)."""
-        return self.depth, self.chromium, self.nice_chromium
+        return self.depth, self.chromium, self.nice_chromium, self.energy_saver
 
 
 class BareStack:
@@ -83,6 +85,8 @@ class BareStack:
         pulse.wait_ready((self.home / "native").exists, timeout_s=10)
         time.sleep(0.3)
         chromium_env = {**env, "DISPLAY": self.display, "PULSE_SERVER": self.pulse_server}
+        if self.variant.energy_saver:
+            write_profile(self.home / "profile")
         nice = ["nice", "-n", str(self.variant.nice_chromium)] if self.variant.nice_chromium else []
         argv = [*nice, "/usr/bin/chromium", *BARE_CHROMIUM, *self.variant.chromium,
                 f"--window-size={self.frame.width},{self.frame.height}",

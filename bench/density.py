@@ -21,16 +21,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import pacing
 from bench.bare import BARE_VIDEO, BareStack, Variant
 from bench.levers import farm_video
 from bench.panorama import Bench, CpuMeter, _pct, side_by_side
+from config.settings import get_settings
+from tests.support.api import local_file
 from workers.common.media.process import ManagedProcess
 from workers.panorama import builders
 from workers.panorama.builders import Frame
 from workers.panorama.capture import read_progress
 
 FRAME = Frame(1280, 720)
-PAGE = "colour.html?bg=3366cc&tone=440"
+PAGE = f"colour.html?bg=3366cc&tone=440&{pacing.PAGE_QUERY}"
 # What a recording's processes are called in /proc (parec: the sink listener).
 RECORDING_KINDS = frozenset(
     {"chromium", "ffmpeg", "xvfb", "pulseaudio", "parec", "playwright-driver"}
@@ -68,11 +71,13 @@ def measure_grab(stack: BareStack, variant: Variant, workdir: Path, seconds: flo
     finally:
         proc.stop(quit_key=True, grace_s=5)
         proc.close()
+    picture = pacing.pacing(pacing.steps(out, FRAME))
     out.unlink(missing_ok=True)
     return {
         "cores": recording_cores(cpu),
         "by_process": _kinds(cpu),
         "missed_frames_pct": _pct(after.dup - before.dup, after.frames - before.frames),
+        "pacing": picture,
     }
 
 
@@ -95,7 +100,7 @@ def _kinds(cpu: dict[str, float]) -> dict[str, float]:
 
 def farm_run(bench: Bench, seconds: float) -> dict:
     """One panorama task of the bench page, measured in its steady state."""
-    task_id, thread = bench.start("3366cc", 440)
+    task_id, thread = bench.start("3366cc", 440, pacing.PAGE_QUERY)
     recording = bench.wait(task_id, "recording")
     if recording["Status"] != "recording":
         raise RuntimeError(f"the recording did not start: {recording}")
@@ -111,11 +116,13 @@ def farm_run(bench: Bench, seconds: float) -> dict:
     thread.join(30)
     if done["Result"].get("ErrorCode"):
         raise RuntimeError(f"the recording failed: {done['Result']}")
+    video = local_file(get_settings(), done["Result"]["Videos"][0]["FileURL"])
     return {
         "cores": recording_cores(cpu),
         "cores_with_python": recording_cores(cpu, python=True),
         "by_process": _kinds(cpu),
         "missed_frames_pct": _pct(missed1 - missed0, frames1 - frames0),
+        "pacing": pacing.pacing(pacing.steps(video, FRAME)),
     }
 
 
@@ -141,7 +148,17 @@ def farm_against_bare(bench: Bench, workdir: Path, seconds: float, rounds: int) 
         "bare_by_process": _median_kinds([r["by_process"] for r in bare]),
         "farm_missed_frames_pct": [r["missed_frames_pct"] for r in farm],
         "bare_missed_frames_pct": [r["missed_frames_pct"] for r in bare],
+        # what a viewer sees of the page's motion (bench/pacing.py), each round
+        "farm_pacing": _pacing_rounds(farm),
+        "bare_pacing": _pacing_rounds(bare),
         "rounds": {"farm": [r["cores"] for r in farm], "bare": [r["cores"] for r in bare]},
+    }
+
+
+def _pacing_rounds(runs: list[dict]) -> dict[str, list]:
+    return {
+        "page_frames_per_file_frame": [r["pacing"]["page_frames_per_file_frame"] for r in runs],
+        "uneven_steps_pct": [r["pacing"]["uneven_steps_pct"] for r in runs],
     }
 
 

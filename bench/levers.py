@@ -51,4 +51,8 @@ LEVERS = (
     # Chromium (--disable-threaded-compositing looked cheap: it stops the page's frames)
     Variant("chromium 1 raster thread", chromium=("--num-raster-threads=1",)),
     Variant("chromium viz in the browser process", chromium=("--in-process-gpu",)),
+    # frames at the grab's rate (the farm's profile: Energy Saver on)
+    Variant("chromium energy saver", energy_saver=True),
+    # all of the farm's levers: its encoder and its Chromium's 30 frames a second
+    Variant("farm encoder + energy saver", video=farm_video(), energy_saver=True),
 )

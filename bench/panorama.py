@@ -135,11 +135,12 @@ class Bench:
             raise RuntimeError(f"{action}: {body}")
         return body
 
-    def start(self, colour: str, tone: int) -> tuple[str, threading.Thread]:
+    def start(self, colour: str, tone: int, query: str = "") -> tuple[str, threading.Thread]:
         from workers.common.runtime.loop import run_task
         from workers.panorama.session import PanoramaSession
 
         url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
+        url += f"&{query}" if query else ""
         task_id = self.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
         thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
         thread.start()

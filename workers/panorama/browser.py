@@ -33,14 +33,25 @@ T = TypeVar("T")
 # language than the browser's (a Chinese page, on the farm's English Chromium). No flag
 # turns it off any more (--disable-translate and the Translate feature are gone).
 PREFERENCES = {"translate": {"enabled": False}}
+# The browser's own settings ("Local State"): Energy Saver always on (state 3, "enabled"
+# in chrome://settings/performance), which throttles every frame sink to 30 frames a
+# second: the page draws once per tick of the grab (builders.GRAB_RATE), not twice.
+# A recording's Chromium costs about a third less (bench.panorama --only density), and
+# each file frame is a picture of its own, which at 60 it was not always (README, "Recordings
+# per machine"). tests/integration/test_panorama_sync.py checks the interval it draws at.
+LOCAL_STATE = {"performance_tuning": {"battery_saver_mode": {"state": 3}}}
 
 
-def write_preferences(profile: Path) -> None:
-    """A new profile starts with PREFERENCES; one Chromium has already used is left alone."""
-    preferences = profile / "Default" / "Preferences"
-    if not preferences.exists():
-        preferences.parent.mkdir(parents=True, exist_ok=True)
-        preferences.write_text(json.dumps(PREFERENCES))
+def write_profile(profile: Path) -> None:
+    """A new profile starts with PREFERENCES and LOCAL_STATE; a file Chromium has already
+    written is left alone."""
+    for path, settings in (
+        (profile / "Default" / "Preferences", PREFERENCES),
+        (profile / "Local State", LOCAL_STATE),
+    ):
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(settings))
 
 
 class PageSignals:
@@ -110,7 +121,7 @@ class Browser:
         from playwright.sync_api import sync_playwright
 
         self.profile.mkdir(parents=True, exist_ok=True)
-        write_preferences(self.profile)
+        write_profile(self.profile)
         self._playwright = sync_playwright().start()
         try:
             self._context = self._playwright.chromium.launch_persistent_context(

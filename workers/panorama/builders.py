@@ -18,15 +18,16 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
 FPS = 30
-# Chromium on Xvfb draws a frame every 16666 us (viz's default BeginFrame interval: there
-# is no display to pace it), which is 40 ppm faster than 60 per second. The grab and the
-# file's frame clock tick every two renderer frames, not every 1/30 s: at 1/30 s (which
-# x11grab even rounds to 33333 us) the renderer's frames slide past the grab's ticks, and
-# a page event is caught one tick later every 15-20 minutes, the picture stepping 33 ms
-# against its sound (issue 11's third hour). Locked, each frame is caught at the same
-# phase all recording long. tests/integration/test_panorama_sync.py checks the interval.
-RENDERER_FRAME_US = 16666
-GRAB_RATE = f"1000000/{2 * RENDERER_FRAME_US}"  # 30.0012 frames a second
+# Chromium on Xvfb begins a frame every 16666 us (viz's default BeginFrame interval: there
+# is no display to pace it), which is 40 ppm faster than 60 per second; with Energy Saver
+# on (browser.LOCAL_STATE) it draws every other one, 33332 us apart. The grab and the
+# file's frame clock tick at that interval, not every 1/30 s: at 1/30 s (which x11grab
+# even rounds to 33333 us) the renderer's frames slide past the grab's ticks, and a page
+# event is caught one tick later every 15-20 minutes, the picture stepping 33 ms against
+# its sound (issue 11's third hour). Locked, each frame is caught at the same phase all
+# recording long. tests/integration/test_panorama_sync.py checks the interval.
+RENDERER_FRAME_US = 2 * 16666
+GRAB_RATE = f"1000000/{RENDERER_FRAME_US}"  # 30.0012 frames a second
 AUDIO_RATE = 48000
 # aresample may stretch or squeeze the sound by up to this many samples a second (2 %)
 # to keep it on its timestamps; larger jumps are filled with silence or trimmed.
