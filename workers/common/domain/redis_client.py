@@ -47,7 +47,7 @@ def make_client(
     # took 36 s with no sentinel answering); not in Celery's options, which must be JSON.
     quick = {**sentinel_kwargs(sentinel_password), "retry": Retry(NoBackoff(), 0)}
     sentinels = Sentinel(list(target.sentinels), sentinel_kwargs=quick)
-    login = {"username": target.username, "password": target.password}
+    login: dict[str, Any] = {"username": target.username, "password": target.password}
     return sentinels.master_for(master_name, redis.Redis, db=db, **login, **options)
 
 
