@@ -6,8 +6,10 @@ directory under settings.data_dir, and /metrics adds up the files of all workers
 
 from __future__ import annotations
 
+import functools
 import os
 import time
+from typing import Any
 
 from flask import Response, g, request
 from prometheus_client import (
@@ -49,10 +51,22 @@ def finished(response: Response) -> Response:
     action = str(g.get("action", "files" if request.path.startswith("/files/") else "other"))
     if action not in _ACTIONS:
         action = "other"
-    REQUESTS.labels(service, action, str(response.status_code)).inc()
+    _requests(service, action, response.status_code).inc()
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    LATENCY.labels(service, action).observe(elapsed)
+    _latency(service, action).observe(elapsed)
     return response
+
+
+# Each label set's child, found once: ``labels()`` checks and locks on every call. The
+# sets are few (services x actions x status codes), so the caches stay small.
+@functools.cache
+def _requests(service: str, action: str, status: int) -> Any:
+    return REQUESTS.labels(service, action, str(status))
+
+
+@functools.cache
+def _latency(service: str, action: str) -> Any:
+    return LATENCY.labels(service, action)
 
 
 def exposition() -> tuple[bytes, str]:
