@@ -36,9 +36,9 @@ PREFERENCES = {"translate": {"enabled": False}}
 # The browser's own settings ("Local State"): Energy Saver always on (state 3, "enabled"
 # in chrome://settings/performance), which throttles every frame sink to 30 frames a
 # second: the page draws once per tick of the grab (builders.GRAB_RATE), not twice.
-# A recording's Chromium costs about a third less (bench.panorama --only density), and
-# each file frame is a picture of its own, which at 60 it was not always (README, "Recordings
-# per machine"). tests/integration/test_panorama_sync.py checks the interval it draws at.
+# A recording's Chromium takes two fifths less CPU (bench.panorama --only density), and
+# the file shows the page's motion evenly, which at 60 it did not always (bench/pacing.py;
+# README, "Recordings per machine"). test_panorama_sync.py checks the interval it draws at.
 LOCAL_STATE = {"performance_tuning": {"battery_saver_mode": {"state": 3}}}
 
 
