@@ -191,10 +191,7 @@ def levers(page_url: str, workdir: Path, variants: Sequence[Variant], seconds: f
         if variant.stack == baseline.stack:
             continue
         base = bare_run(page_url, baseline, workdir, seconds)
-        lever = bare_run(page_url, Variant(name=variant.name, depth=variant.depth,
-                                           chromium=variant.chromium,
-                                           nice_chromium=variant.nice_chromium),
-                         workdir, seconds)  # fmt: skip
+        lever = bare_run(page_url, variant, workdir, seconds)  # its stack and its encoder
         results[variant.name] = _against(lever, base)
     return results
 
