@@ -37,8 +37,8 @@ PREFERENCES = {"translate": {"enabled": False}}
 # in chrome://settings/performance), which throttles every frame sink to 30 frames a
 # second: the page draws once per tick of the grab (builders.GRAB_RATE), not twice.
 # A recording's Chromium takes two fifths less CPU (bench.panorama --only density), and
-# the file shows the page's motion evenly, which at 60 it did not always (bench/pacing.py;
-# README, "Recordings per machine"). test_panorama_sync.py checks the interval it draws at.
+# the file's motion judders less often than at 60 (bench/pacing.py; README, "Recordings
+# per machine"). test_panorama_sync.py checks the interval it draws at.
 LOCAL_STATE = {"performance_tuning": {"battery_saver_mode": {"state": 3}}}
 
 
