@@ -15,7 +15,7 @@ from tests.support.janus import (
     TONE_HZ,
     JanusPublisher,
 )
-from tests.support.janus_subscriber import BrowserSubscriber
+from tests.support.janus_subscriber import AUDIBLE_RMS, BrowserSubscriber
 from tests.support.tools import wait_until
 
 pytestmark = pytest.mark.integration
@@ -139,6 +139,6 @@ def _settled(viewer: BrowserSubscriber, colour) -> dict:
     decoded frames may still be grey)."""
     return _until(
         viewer,
-        lambda r: near(r["centre"], colour) and r["audioRms"] > 0.01,
+        lambda r: near(r["centre"], colour) and r["audioRms"] > AUDIBLE_RMS,
         f"the colour {colour} with sound",
     )

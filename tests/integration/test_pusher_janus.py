@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.api import Pool
 from tests.support.janus import JanusServer
+from tests.support.janus_subscriber import AUDIBLE_RMS
 from tests.support.pusher_helpers import PusherApi, pusher_request
 from tests.support.tools import require, wait_until
 from workers.pusher.progress import progress_key
@@ -80,7 +81,7 @@ def assert_sees_the_clip(seen: dict, colour: tuple[int, int, int] = FIRST_HALF) 
     assert seen["width"] == 640 and seen["height"] == 360, seen
     for got, sent in zip(seen["centre"], colour, strict=True):
         assert abs(got - sent) <= 25, f"the picture is {seen['centre']}, the clip {colour}"
-    assert seen["audioRms"] > 0.01, seen
+    assert seen["audioRms"] > AUDIBLE_RMS, seen
     assert abs(seen["audioPeakHz"] - CLIP_TONE_HZ) <= 50, seen
 
 

@@ -116,12 +116,12 @@ def test_a_whip_publish_is_seen_in_the_room_while_the_file_plays_and_leaves_at_i
         # Then the endpoint's participant publishes in the room while the media flows
         wait_until(lambda: publishers(janus, "alice"), 30, 0.2, "alice publishing in the room")
         wait_until(lambda: "relaying" in publisher.tail(), 15, 0.2, "the publisher relaying")
-        # And the participant sees the clip's colour and hears its tone
+        # And the participant sees the clip's colour and hears its tone (the wait is for
+        # frames and an audible sound)
         seen = viewer.wait_receiving(timeout=30)
         assert (seen["width"], seen["height"]) == (320, 180), seen
         for got, sent in zip(seen["centre"], COLOUR, strict=True):
             assert abs(got - sent) <= 25, f"the picture is {seen['centre']}, the clip {COLOUR}"
-        assert seen["audioRms"] > 0.01, seen
         assert abs(seen["audioPeakHz"] - TONE_HZ) <= 50, seen
         assert ffmpeg.alive, ffmpeg.tail()
         # And when the file ends, the publisher hangs up (DELETE): the room no longer has it
