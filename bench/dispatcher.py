@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.dispatcher [--seconds 8] [--rounds 3] [--connections 32]
         [--workers N --threads N]
 
-Starts its own redis-server and gunicorn (dispatcher/gunicorn_conf.py) on free ports,
+Starts its own redis-server and dispatcher (dispatcher/serve.py, access line on) on free ports,
 drives them with wrk (apt-get install wrk) and prints JSON: req/s, p50, p99 per action
 (Start at --connections and at 8, Describe at --connections), each right after its baseline
 (a bare single-thread loop of Celery's send_task, of a Redis HGETALL), in --rounds rounds,
@@ -58,21 +58,20 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-def start_gunicorn(
+def start_dispatcher(
     env: dict[str, str], args: argparse.Namespace, log: Path
 ) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "dispatcher" / "gunicorn_conf.py"),
-            "--access-logfile", "/dev/null", "dispatcher.app:create_app()"]  # fmt: skip
+    argv = [sys.executable, "-m", "dispatcher.serve"]
     if args.workers:
-        argv[3:3] = ["--workers", str(args.workers)]
+        argv += ["--workers", str(args.workers)]
     if args.threads:
-        argv[3:3] = ["--threads", str(args.threads)]
+        argv += ["--threads", str(args.threads)]
     out = log.open("wb")
     return subprocess.Popen(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
 
 class CpuMeter:
-    """CPU seconds spent by the served processes (gunicorn's master and workers) and by
+    """CPU seconds spent by the served processes (the server's main process and workers) and by
     redis-server, between two readings."""
 
     def __init__(self, served: int, redis_pid: int) -> None:
@@ -229,8 +228,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=0, help="default: gunicorn_conf.py")
-    parser.add_argument("--threads", type=int, default=0, help="default: gunicorn_conf.py")
+    parser.add_argument("--workers", type=int, default=0, help="default: Settings")
+    parser.add_argument("--threads", type=int, default=0, help="default: Settings")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench.dispatcher needs wrk: apt-get install -y wrk")
@@ -250,13 +249,13 @@ def main() -> None:
         "CAPSTAN_ADMISSION_AUTOSCALED_SLOTS": json.dumps(dict.fromkeys(SERVICES, 10**9)),
     })  # fmt: skip
     os.environ.update({k: v for k, v in env.items() if k.startswith("CAPSTAN_")})
-    gunicorn = start_gunicorn(env, args, workdir / "gunicorn.log")
+    server = start_dispatcher(env, args, workdir / "dispatcher.log")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/healthz")
         answer = requests.post(f"{base}/v1/panorama", json=START_BODY, timeout=5).json()
         task_id = answer["TaskID"]
-        meter = CpuMeter(gunicorn.pid, redis_proc.pid)
+        meter = CpuMeter(server.pid, redis_proc.pid)
         bare = Baseline(redis_proc.pid)
         rounds = []
         for number in range(1, args.rounds + 1):
@@ -272,7 +271,10 @@ def main() -> None:
                 "seconds": args.seconds,
                 "rounds": args.rounds,
             },
-            "gunicorn": {"workers": args.workers or "conf", "threads": args.threads or "conf"},
+            "server": {
+                "workers": args.workers or "settings",
+                "threads": args.threads or "settings",
+            },
             **summary(rounds),
             "goals": {
                 "start_vs_send_task": 1.0,
@@ -285,8 +287,8 @@ def main() -> None:
         }
         print(json.dumps(report, indent=2))
     finally:
-        gunicorn.send_signal(signal.SIGTERM)
-        gunicorn.wait(20)
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
         redis_proc.terminate()
         redis_proc.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)

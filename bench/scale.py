@@ -5,7 +5,7 @@
 A simulation of a pool scaled out to N pods: N recorder worker processes (one recording
 slot each, `-c 1`), all consuming the same queue; the dispatcher queues --tasks recorder
 Starts (one per room user, each stopped by MaxDurationLimit after --seconds). It starts
-its own redis-server, nginx-rtmp, gunicorn dispatcher and ffmpeg publishers (deploy/local/
+its own redis-server, nginx-rtmp, dispatcher and ffmpeg publishers (deploy/local/
 stack.py, the command lines `make run` uses). Prints JSON: per N, wall seconds until every
 task finished, recordings per minute, and speedup against N=1 measured in the same run.
 """
@@ -44,7 +44,7 @@ class Farm:
             **stack.farm_env(self.ports, root / "data"),
             "CAPSTAN_SEGMENT_SECONDS": "1",
             "CAPSTAN_MAX_IDLE_S": "30",
-            # gunicorn and celery from this checkout's venv
+            # python and celery from this checkout's venv
             "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         self.children: list[Child] = []
@@ -65,8 +65,7 @@ class Farm:
         conf = nginx / "nginx.conf"
         conf.write_text(stack.nginx_conf(self.ports.rtmp, nginx))
         self.children.append(self._start(stack.nginx_command(conf, nginx, self.ports.rtmp), "rtmp"))
-        gunicorn_conf = REPO / "dispatcher" / "gunicorn_conf.py"
-        command = stack.dispatcher_command(self.ports.dispatcher, gunicorn_conf, workers=1)
+        command = stack.dispatcher_command(self.ports.dispatcher, workers=1)
         self.children.append(self._start(command, "dispatcher"))
 
     def scale_to(self, count: int) -> None:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The HTTP server's processes (0: one per core) and the threads of each running the app
+    # (dispatcher/serve.py; measured with bench/dispatcher.py).
+    dispatcher_workers: int = Field(default=0, ge=0)
+    dispatcher_threads: int = Field(default=4, ge=1)
     # HMAC request signing (DESIGN section 3): {"app key": "secret"}; empty = open.
     app_keys: dict[str, str] = Field(default_factory=dict)
     signature_max_skew_s: int = 300

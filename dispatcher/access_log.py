@@ -1,48 +1,50 @@
-"""gunicorn's logger with a lean access line (dispatcher/gunicorn_conf.py's logger_class).
-
-One line per request: client, request line, status, bytes sent, time taken and the
-RequestID, never a body or a signature:
+"""The dispatcher's access line, one per request, written by the app (dispatcher/serve.py
+turns it on): client, request line without its query, status, bytes, time in the app and the
+RequestID, never a body, a query or a signature:
 
     127.0.0.1 "POST /v1/panorama HTTP/1.1" 200 71 812us rid=5f0c...
 
-gunicorn's own ``access`` builds, for every request, a dict of every environ variable
-and every request and response header and a strftime date before formatting a few of
-them: about a tenth of a Describe's CPU in the dispatcher (bench/dispatcher.py). This
-formats the same fields directly.
+Written by the app, not the server, because the RequestID is the app's: a user quotes the
+one in their answer, and the operator finds the line.
 """
 
 from __future__ import annotations
 
-import datetime
+import logging
+import sys
+import time
 from typing import Any
 
-from gunicorn.glogging import Logger
+from flask import Response, g, request
 
 LINE = '%s "%s %s %s" %s %s %dus rid=%s'
+logger = logging.getLogger("capstan.dispatcher.access")
 
 
-class AccessLogger(Logger):
-    def access(
-        self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta
-    ) -> None:
-        if not self.access_log_enabled:
-            return
-        self.access_log.info(LINE, *access_fields(resp, environ, request_time))
+def enable() -> None:
+    """Access lines to stdout, once per process (a server's process builds one app)."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
-def access_fields(
-    resp: Any, environ: dict[str, Any], request_time: datetime.timedelta
-) -> tuple[Any, ...]:
-    status = str(resp.status).split(None, 1)[0]
-    rid = next((v for k, v in resp.headers if k.lower() == "x-request-id"), "-")
-    micros = request_time.seconds * 1_000_000 + request_time.microseconds
+def log(response: Response) -> None:
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(LINE, *access_fields(response, request.environ, g.get("started")))
+
+
+def access_fields(response: Any, environ: dict[str, Any], started: float | None) -> tuple[Any, ...]:
+    micros = (time.perf_counter() - started) * 1e6 if started is not None else 0
     return (
         environ.get("REMOTE_ADDR", "-"),
         environ.get("REQUEST_METHOD", "-"),
-        environ.get("RAW_URI", environ.get("PATH_INFO", "-")),
+        environ.get("PATH_INFO", "-"),
         environ.get("SERVER_PROTOCOL", "-"),
-        status,
-        getattr(resp, "sent", None) or 0,
+        response.status_code,
+        response.content_length or 0,
         micros,
-        rid,
+        response.headers.get("X-Request-Id", "-"),
     )

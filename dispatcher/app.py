@@ -1,6 +1,6 @@
 """The dispatcher: a Flask app that validates the seeds' JSON actions and queues TaskIDs.
 
-Served by gunicorn: ``gunicorn -c dispatcher/gunicorn_conf.py 'dispatcher.app:create_app()'``.
+Served by granian: ``python -m dispatcher.serve`` (dispatcher/serve.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from flask import Flask, Response, g
 
 from config.celery import celery_app
 from config.settings import Settings, get_settings
-from dispatcher import auth, metrics
+from dispatcher import access_log, auth, metrics
 from dispatcher.actions import Farm, StartMessage
 from dispatcher.files import bp as files_bp
 from dispatcher.responses import register_error_handlers
@@ -58,4 +58,5 @@ def _after(response: Response) -> Response:
     rid = g.get("request_id") or uuid.uuid4().hex
     response.headers["X-Request-Id"] = rid
     response.headers["x-scf-reqid"] = rid
+    access_log.log(response)
     return response

@@ -1,8 +1,8 @@
 """Prometheus metrics: requests by service, action and HTTP code, and their latency.
 
-Under gunicorn every worker is a process: gunicorn_conf.py points prometheus_client's
+The server runs the app in several processes: dispatcher/serve.py points prometheus_client's
 multiprocess mode (PROMETHEUS_MULTIPROC_DIR, read by the library at import) at a fresh
-directory under settings.data_dir, and /metrics adds up the files of all workers."""
+directory under settings.data_dir, and /metrics adds up the files of all of them."""
 
 from __future__ import annotations
 

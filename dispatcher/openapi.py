@@ -229,8 +229,8 @@ def _paths() -> dict[str, Any]:
     return paths
 
 
-# Answered by gunicorn before the app sees the request (its limit_request_line, 4094 bytes).
-_URI_TOO_LONG = {"414": {"description": "request line too long (gunicorn's answer, text/html)"}}
+# Answered by the HTTP server (granian) before the app sees the request: a URI of about 64 KiB.
+_URI_TOO_LONG = {"414": {"description": "URI too long (the server's answer, no body)"}}
 
 
 def _with_server_limits(paths: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ a service stops.
 Output (stdout and stderr) goes to a log file; the last lines are kept for the error
 message when the child dies. Each child leads its own process group, so a Ctrl-C in the
 terminal reaches only the supervisor, which then stops the children in order. SIGTERM
-goes to the leader alone (a Celery worker drains its tasks, gunicorn its requests);
+goes to the leader alone (a Celery worker drains its tasks, granian its requests);
 SIGKILL, after the grace, goes to the whole group so that nothing is left behind.
 """
 

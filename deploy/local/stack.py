@@ -21,7 +21,6 @@ from typing import Literal
 
 HOST = "127.0.0.1"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
-GUNICORN_CONF = Path("dispatcher/gunicorn_conf.py")
 # `celery -A config.celery` finds the module's `app`: config.celery.celery_app(), which
 # create_celery builds from the process's Settings when the command starts.
 CELERY_APP = "config.celery"
@@ -219,17 +218,11 @@ def nginx_command(conf: Path, prefix: Path, port: int, host: str = HOST) -> Comm
     return Command("nginx-rtmp", argv, Ready("tcp", f"{host}:{port}"))
 
 
-def dispatcher_command(
-    port: int, gunicorn_conf: Path | None = None, host: str = HOST, workers: int | None = None
-) -> Command:
-    """The dispatcher under gunicorn; -b wins over the config file's bind."""
-    argv = ["gunicorn"]
-    if gunicorn_conf is not None:
-        argv += ["-c", str(gunicorn_conf)]
-    argv += ["-b", f"{host}:{port}"]
+def dispatcher_command(port: int, host: str = HOST, workers: int | None = None) -> Command:
+    """The dispatcher's server (dispatcher/serve.py); sized by Settings unless ``workers``."""
+    argv = ["python", "-m", "dispatcher.serve", "--host", host, "--port", str(port)]
     if workers is not None:
-        argv += ["-w", str(workers)]
-    argv.append("dispatcher.app:create_app()")
+        argv += ["--workers", str(workers)]
     return Command("dispatcher", argv, Ready("http", f"http://{host}:{port}/healthz"))
 
 

@@ -47,7 +47,6 @@ def plan(
     settings: Settings, ports: Ports, layout: Layout, hostname: str, basic_auth: str = ""
 ) -> list[Stage]:
     """The farm's stages in start order (pure: decides, runs nothing)."""
-    conf = stack.GUNICORN_CONF if stack.GUNICORN_CONF.exists() else None
     broker = settings.broker_url
     nginx_conf = layout.nginx_dir / "nginx.conf"
     concurrency = settings.worker_concurrency
@@ -55,7 +54,7 @@ def plan(
         [stack.redis_command(ports.redis, layout.redis_dir, ports.host)],
         [stack.nginx_command(nginx_conf, layout.nginx_dir, ports.rtmp, ports.host)],
         *janus_stage(settings, layout),
-        [stack.dispatcher_command(ports.dispatcher, conf, ports.host)],
+        [stack.dispatcher_command(ports.dispatcher, ports.host)],
         [stack.worker_command(pool, concurrency[pool], broker, hostname) for pool in SERVICES],
         [stack.reconciler_command(broker, hostname, layout.run_dir / "celerybeat-schedule")],
         [stack.flower_command(ports.flower, ports.host, basic_auth)],
@@ -86,7 +85,7 @@ def child_env(base: Mapping[str, str], ports: Ports, data_dir: Path) -> dict[str
     if base.get("CAPSTAN_ROOM_BACKEND", "rtmp") != "rtmp":
         for key in ("BACKEND", "PULL_TEMPLATE", "PUSH_TEMPLATE"):
             local.pop(f"CAPSTAN_ROOM_{key}")
-    # celery and gunicorn of this interpreter's environment (make run need not activate it).
+    # python and celery of this interpreter's environment (make run need not activate it).
     path = f"{Path(sys.executable).parent}:{base.get('PATH', os.defpath)}"
     return {**local, **base, "PATH": path}
 

@@ -32,7 +32,7 @@ from tests.support.tools import BROWSER_STACK, require
 pytestmark = pytest.mark.integration
 
 TOLERANCE_S = 2.5  # polling, ffmpeg's start and stop, a busy 2-core machine
-TOOLS = ("ip", "redis-server", "nginx-rtmp", "python:moto.server", "gunicorn", *BROWSER_STACK)
+TOOLS = ("ip", "redis-server", "nginx-rtmp", "python:moto.server", "python:granian", *BROWSER_STACK)
 
 
 @pytest.fixture

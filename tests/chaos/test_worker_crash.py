@@ -1,6 +1,6 @@
 """A worker killed with SIGKILL mid-recording or mid-push, on a farm of real processes.
 
-Given a dispatcher (gunicorn), two workers of the pool and the reconciler, when the worker
+Given a dispatcher (granian), two workers of the pool and the reconciler, when the worker
 holding a task is killed, then its lease lapses, the reconciler re-enqueues the task with
 the next epoch, the other worker carries on, the old epoch can no longer write, and the
 output is ONE file with everything recorded before and after the crash, minus at most one

@@ -1,4 +1,4 @@
-"""`capstan` as a user runs it: a subprocess against a real dispatcher (gunicorn) and Redis,
+"""`capstan` as a user runs it: a subprocess against a real dispatcher (granian) and Redis,
 and for the lifecycle a real panorama worker recording a local test page.
 
 Exit codes: 0 done, 1 refused by the farm (ErrorCode on stderr), 2 bad command line,

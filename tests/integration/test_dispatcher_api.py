@@ -1,4 +1,4 @@
-"""The dispatcher against a real Redis (Flask's test client, no gunicorn):
+"""The dispatcher against a real Redis (Flask's test client, no HTTP server):
 records, Celery messages, the state table, admission, duplicates, bad bodies, secrets."""
 
 from __future__ import annotations

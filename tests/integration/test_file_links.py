@@ -1,6 +1,6 @@
 """FileURL of S3 output works for a client without bucket keys: the dispatcher's signed
-/files/s3/... link answers with a redirect to a fresh presigned URL (a real dispatcher under
-gunicorn, moto's real S3 endpoint, plain `requests`), after a key rotation too."""
+/files/s3/... link answers with a redirect to a fresh presigned URL (a real dispatcher and
+moto's real S3 endpoint, plain `requests`), after a key rotation too."""
 
 from __future__ import annotations
 

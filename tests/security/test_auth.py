@@ -1,4 +1,4 @@
-"""Request signatures on the real dispatcher (gunicorn): every API endpoint needs one,
+"""Request signatures on the real dispatcher (granian): every API endpoint needs one,
 a replayed request is refused once its date is old, and a non-loopback bind without
 keys does not start at all.
 """

@@ -1,4 +1,4 @@
-"""schemathesis fuzzes the OpenAPI spec against the running dispatcher (gunicorn):
+"""schemathesis fuzzes the OpenAPI spec against the running dispatcher (dispatcher/serve.py):
 zero 5xx, and every response matches the spec (status codes, content types, bodies),
 strictly: the answer schemas, generated from the models that build the answers, allow
 no field they do not name.

@@ -79,7 +79,7 @@ class Answer:
 
 
 class HttpClient:
-    """A real dispatcher (gunicorn) behind ServiceApi, as a client reaches it: requests
+    """A real dispatcher (granian) behind ServiceApi, as a client reaches it: requests
     signed with ``app_key`` (name, secret) when given, as off loopback they must be."""
 
     def __init__(self, base_url: str, app_key: tuple[str, str] | None = None) -> None:

@@ -25,7 +25,6 @@ from tests.support.api import HttpClient
 from tests.support.chaos import FAST
 from tests.support.farm import with_venv_path
 from tests.support.hosts import Host, Network
-from tests.support.tools import REPO
 
 REDIS_PORT, S3_PORT, RTMP_PORT, DISPATCHER_PORT = 6379, 9000, 1935, 8080
 BUCKET = "capstan"
@@ -114,8 +113,7 @@ class Cluster:
     def start_farm(self, name: str, pools: tuple[str, ...] = SERVICES) -> HttpClient:
         """A dispatcher and a worker of each pool on host ``name``; its dispatcher."""
         host = self.network.hosts[name]
-        conf = REPO / stack.GUNICORN_CONF
-        dispatcher = stack.dispatcher_command(DISPATCHER_PORT, conf, host=host.address, workers=2)
+        dispatcher = stack.dispatcher_command(DISPATCHER_PORT, host=host.address, workers=2)
         self._start_all(host, [dispatcher, *self._workers(name, pools)], self.env(host))
         return self.dispatcher(name)
 

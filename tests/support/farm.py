@@ -21,7 +21,7 @@ ROLES = ("dispatcher", *SERVICES, "reconciler", "flower")
 
 
 def with_venv_path(env: dict[str, str]) -> dict[str, str]:
-    """gunicorn and celery from this interpreter's bin directory come first on PATH, and
+    """python and celery from this interpreter's bin directory come first on PATH, and
     import this checkout (a venv's editable install may point at another worktree)."""
     bin_dir = str(Path(sys.executable).parent)
     path = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
@@ -92,8 +92,7 @@ class FarmFactory:
         host = stack.HOST
         if role == "dispatcher":
             port = int(self.env["CAPSTAN_PORT"])
-            conf = REPO / stack.GUNICORN_CONF
-            command = stack.dispatcher_command(port, conf if conf.exists() else None)
+            command = stack.dispatcher_command(port)
             return command, f"http://{host}:{port}"
         if role in SERVICES:
             node = node or f"{role}-{next(self._serial)}"

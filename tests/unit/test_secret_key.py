@@ -98,7 +98,7 @@ def test_a_key_that_is_not_a_fernet_key_is_named_by_position_not_value(machine):
     [
         ["celery", "-A", "config.celery", "worker", "-Q", "recorder"],
         ["celery", "-A", "config.celery", "worker", "-Q", "reconciler", "--beat"],
-        ["gunicorn", "dispatcher.app:create_app()"],
+        ["python", "-m", "dispatcher.serve"],
     ],
     ids=["worker", "reconciler", "dispatcher"],
 )

@@ -38,14 +38,16 @@ def test_nginx_conf_loads_the_rtmp_module_and_serves_live():
     assert "pid /run/x/nginx.pid;" in conf
 
 
-def test_dispatcher_binds_on_the_command_line_after_the_config_file():
-    with_conf = stack.dispatcher_command(8081, Path("dispatcher/gunicorn_conf.py"))
-    without = stack.dispatcher_command(8081)
+def test_the_dispatcher_is_served_on_the_address_given_and_sized_by_settings_unless_told():
+    sized_by_settings = stack.dispatcher_command(8081)
+    two = stack.dispatcher_command(8081, host="10.0.0.2", workers=2)
 
-    assert with_conf.argv[:3] == ["gunicorn", "-c", "dispatcher/gunicorn_conf.py"]
-    assert _pairs(with_conf.argv)["-b"] == "127.0.0.1:8081"
-    assert without.argv == ["gunicorn", "-b", "127.0.0.1:8081", "dispatcher.app:create_app()"]
-    assert with_conf.ready.target == "http://127.0.0.1:8081/healthz"
+    assert sized_by_settings.argv == [
+        "python", "-m", "dispatcher.serve", "--host", "127.0.0.1", "--port", "8081"
+    ]  # fmt: skip
+    assert _pairs(two.argv)["--host"] == "10.0.0.2"
+    assert _pairs(two.argv)["--workers"] == "2"
+    assert sized_by_settings.ready.target == "http://127.0.0.1:8081/healthz"
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ class StopSteps:
 
 # ffmpeg, Xvfb, PulseAudio: SIGINT lets ffmpeg finish its file (a 'q' on stdin first, when asked).
 MEDIA_TOOL = StopSteps((signal.SIGINT, signal.SIGTERM), group=True, sweep=False)
-# A Celery worker drains its tasks and gunicorn its requests on SIGTERM to the leader alone;
+# A Celery worker drains its tasks and granian its requests on SIGTERM to the leader alone;
 # the forks they leave are then killed with the group.
 SERVICE = StopSteps((signal.SIGTERM,), group=False, sweep=True)
 
