@@ -2,7 +2,7 @@
 turns it on): client, request line without its query, status, bytes, time in the app and the
 RequestID, never a body, a query or a signature:
 
-    127.0.0.1 "POST /v1/panorama HTTP/1.1" 200 71 812us rid=5f0c...
+    2026-12-04 07:17:39,128 127.0.0.1 "POST /v1/panorama HTTP/1.1" 200 71 308us rid=c6cb...
 
 Written by the app, not the server, because the RequestID is the app's: a user quotes the
 one in their answer, and the operator finds the line.
