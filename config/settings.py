@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # (dispatcher/serve.py; measured with bench/dispatcher.py).
     dispatcher_workers: int = Field(default=0, ge=0)
     dispatcher_threads: int = Field(default=4, ge=1)
+    # Proxies in front of the dispatcher whose X-Forwarded-For/-Proto it believes (the access
+    # line's client); 0 when clients reach it directly, or anyone could name any address.
+    forwarded_hops: int = Field(default=0, ge=0)
     # HMAC request signing (DESIGN section 3): {"app key": "secret"}; empty = open.
     app_keys: dict[str, str] = Field(default_factory=dict)
     signature_max_skew_s: int = 300

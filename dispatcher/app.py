@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Flask, Response, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.celery import celery_app
 from config.settings import Settings, get_settings
@@ -36,6 +37,9 @@ def create_app(
     if message is None:
         message = StartMessages(celery_app(), settings.broker_db)
     app = Flask("capstan.dispatcher")
+    if settings.forwarded_hops:
+        hops = settings.forwarded_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["capstan"] = Farm(settings, store, message)
     # One hook each way: Flask pays a lookup and a coroutine check per hook and request.

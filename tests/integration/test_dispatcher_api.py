@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
@@ -56,6 +57,28 @@ PUSHER_FLAT = {
     "userSig": USER_SIG,
     "redisPassword": REDIS_PASSWORD,
 }
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def access_lines():
+    from dispatcher import access_log
+
+    lines = Lines()
+    access_log.logger.addHandler(lines)
+    level = access_log.logger.level
+    access_log.logger.setLevel(logging.INFO)
+    yield lines.lines
+    access_log.logger.setLevel(level)
+    access_log.logger.removeHandler(lines)
 
 
 @pytest.fixture
@@ -233,6 +256,21 @@ def test_redis_down_is_503_not_500(client, redis_server):
     finally:
         redis_server.start()
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("hops, client_seen", [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_the_access_line_names_request_and_id_and_believes_a_proxy_only_when_told(
+    capstan_env, access_lines, hops, client_seen
+):
+    from dispatcher.app import create_app
+
+    client = create_app(capstan_env.model_copy(update={"forwarded_hops": hops})).test_client()
+    answer = client.get("/healthz?signature=s3cret", headers={"X-Forwarded-For": "203.0.113.9"})
+
+    [line] = access_lines
+    assert line.startswith(f'{client_seen} "GET /healthz HTTP/1.1" 200 '), line
+    assert line.endswith(f" rid={answer.headers['X-Request-Id']}"), line
+    assert "s3cret" not in line
 
 
 def test_metrics_count_requests(client):
