@@ -6,7 +6,7 @@ Address and sizing come from Settings (CAPSTAN_HOST, CAPSTAN_PORT, CAPSTAN_DISPA
 CAPSTAN_DISPATCHER_THREADS); the flags win over them. Why granian and not gunicorn's threaded
 worker: a Start cost 780-810 us of the dispatcher's CPU under gunicorn 27 and 520-560 us under
 granian, the same app on the same machine (bench/dispatcher.py), because parsing HTTP and
-handing each request to a thread were a third of it in Python. granian's workers also share
+handing each request to a thread were about a quarter of it in Python. granian's workers also share
 the connections a client opens at once by themselves (tests/integration/
 test_dispatcher_processes.py), which gunicorn needed dispatcher/fair_worker.py for.
 
