@@ -135,23 +135,16 @@ class Bench:
             raise RuntimeError(f"{action}: {body}")
         return body
 
-    def start(self, colour: str, tone: int, query: str = "") -> tuple[str, threading.Thread]:
+    def start(
+        self, colour: str, tone: int, query: str = "", **extra: Any
+    ) -> tuple[str, threading.Thread]:
+        """A Start of the bench page (``query`` added to its URL), with ``extra`` fields
+        (live outputs, snapshots), run by a session in this process."""
         from workers.common.runtime.loop import run_task
         from workers.panorama.session import PanoramaSession
 
         url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
         url += f"&{query}" if query else ""
-        task_id = self.post("Start", {"RecordURL": url, "Width": 1280, "Height": 720})["TaskID"]
-        thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
-        thread.start()
-        return task_id, thread
-
-    def start_with(self, colour: str, tone: int, **extra: Any) -> tuple[str, threading.Thread]:
-        """A Start of the bench page with more fields (live outputs, snapshots)."""
-        from workers.common.runtime.loop import run_task
-        from workers.panorama.session import PanoramaSession
-
-        url = f"{self.page_base}/colour.html?bg={colour}&tone={tone}"
         data = {"RecordURL": url, "Width": 1280, "Height": 720, **extra}
         task_id = self.post("Start", data)["TaskID"]
         thread = threading.Thread(target=run_task, args=(task_id, PanoramaSession), daemon=True)
@@ -409,7 +402,7 @@ def outputs_cost(bench: Bench, rtmp: Any, seconds: float, rounds: int = 2) -> di
     cores: dict[str, list[float]] = {name: [] for name in extras}
     for _ in range(rounds):
         for name, extra in extras.items():
-            task_id, thread = bench.start_with("3366cc", 440, **extra)
+            task_id, thread = bench.start("3366cc", 440, **extra)
             bench.wait(task_id, "recording")
             time.sleep(5)  # past the page's load, the encoder's and the relay's start
             meter = CpuMeter()
