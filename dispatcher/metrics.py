@@ -22,7 +22,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from dispatcher.serve import MULTIPROC_ENV
 
 REQUESTS = Counter(
     "capstan_dispatcher_requests",

@@ -25,10 +25,12 @@ from flask import Flask
 
 from config.settings import get_settings
 from dispatcher import access_log
-from dispatcher.metrics import MULTIPROC_ENV
 
 TARGET = "dispatcher.serve:served_app"
 KILL_TIMEOUT_S = 20
+# Read by prometheus_client when a process first imports it: the server's processes are
+# forks of this one, so this process must not import it (dispatcher.metrics) before it is set.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def served_app() -> Flask:

@@ -18,6 +18,9 @@ from workers.common.domain.crypto import forget_key
 from workers.common.domain.redis_client import forget_clients
 
 ROLES = ("dispatcher", *SERVICES, "reconciler", "flower")
+# One count for the session: every process's log (and node name) is its own, never a file an
+# earlier test's process appended to.
+_SERIAL = itertools.count(1)
 
 
 def with_venv_path(env: dict[str, str]) -> dict[str, str]:
@@ -80,7 +83,7 @@ class FarmFactory:
         self.env = env
         self.log_dir = log_dir
         self.started: list[FarmProcess] = []
-        self._serial = itertools.count(1)
+        self._serial = _SERIAL
         self._hostname = socket.gethostname()
 
     @property
